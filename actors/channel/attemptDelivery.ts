@@ -1,0 +1,99 @@
+// One delivery attempt of one message: claim it (→ sending), hand it to the provider, record the
+// outcome. Returns what the channel should do next; never throws for provider failures.
+
+import type { MessageStore, StoredMessage } from '../../runtime/messages/MessageStore.ts';
+import { IllegalTransitionError } from '../../runtime/messages/messageState.ts';
+import { type BackoffPolicy, fullJitterDelay } from '../../runtime/time/backoff.ts';
+import { type OutgoingMessage, type Provider, ProviderError } from '../provider/Provider.ts';
+
+export type RetryPolicy = BackoffPolicy & { readonly maxAttempts: number };
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseMs: 1_000, capMs: 60_000 };
+
+export type DeliveryOutcome =
+  | { readonly kind: 'sent'; readonly provider: string }
+  | { readonly kind: 'failed'; readonly error: string }
+  | { readonly kind: 'dead'; readonly error: string }
+  | { readonly kind: 'retry'; readonly delayMs: number; readonly error: string }
+  | { readonly kind: 'skipped'; readonly reason: string }
+  /** The provider answered but the store could not record it; the message is retried from the store. */
+  | { readonly kind: 'unrecorded'; readonly error: unknown };
+
+export type DeliveryDeps = {
+  readonly store: MessageStore;
+  readonly provider: Provider;
+  readonly retry: RetryPolicy;
+  readonly random?: () => number;
+  /** Told when a message found in `sending` is attempted again: the provider may have it already. */
+  readonly onPossibleDuplicate?: (message: StoredMessage) => void;
+};
+
+export function toOutgoing(message: StoredMessage): OutgoingMessage {
+  return {
+    id: message.id,
+    channel: message.channel,
+    to: message.to,
+    ...(message.content?.subject !== undefined ? { subject: message.content.subject } : {}),
+    ...(message.content?.text !== undefined ? { text: message.content.text } : {}),
+    ...(message.content?.html !== undefined ? { html: message.content.html } : {}),
+    metadata: message.metadata,
+  };
+}
+
+export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Promise<DeliveryOutcome> {
+  let message = await deps.store.load(messageId);
+  if (message === null) return { kind: 'skipped', reason: 'no such message' };
+  if (message.state === 'sending') {
+    // An earlier attempt was interrupted between the provider and the store.
+    deps.onPossibleDuplicate?.(message);
+    message = await deps.store.transition(messageId, 'queued', {
+      error: 'attempt interrupted; sending again',
+    });
+  }
+  if (message.state !== 'accepted' && message.state !== 'queued')
+    return { kind: 'skipped', reason: `already ${message.state}` };
+  try {
+    message = await deps.store.transition(messageId, 'sending', {
+      provider: deps.provider.name,
+      countAttempt: true,
+    });
+  } catch (error) {
+    if (error instanceof IllegalTransitionError) return { kind: 'skipped', reason: error.message };
+    throw error;
+  }
+
+  let failure: ProviderError;
+  try {
+    await deps.provider.send(toOutgoing(message));
+    try {
+      await deps.store.transition(messageId, 'sent', { provider: deps.provider.name });
+    } catch (error) {
+      return { kind: 'unrecorded', error };
+    }
+    return { kind: 'sent', provider: deps.provider.name };
+  } catch (error) {
+    failure =
+      error instanceof ProviderError
+        ? error
+        : new ProviderError(deps.provider.name, error instanceof Error ? error.message : String(error), {
+            retriable: true,
+            cause: error,
+          });
+  }
+
+  const reason = failure.code ? `${failure.message} (${failure.code})` : failure.message;
+  if (!failure.retriable) {
+    await deps.store.transition(messageId, 'failed', { provider: deps.provider.name, error: reason });
+    return { kind: 'failed', error: reason };
+  }
+  if (message.attempts >= deps.retry.maxAttempts) {
+    await deps.store.transition(messageId, 'dead', { provider: deps.provider.name, error: reason });
+    return { kind: 'dead', error: reason };
+  }
+  await deps.store.transition(messageId, 'queued', { provider: deps.provider.name, error: reason });
+  return {
+    kind: 'retry',
+    delayMs: fullJitterDelay(deps.retry, message.attempts, deps.random),
+    error: reason,
+  };
+}

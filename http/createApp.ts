@@ -1,0 +1,102 @@
+// The hono application: ingress under /v1 (API keys), operator API under /ops (operator token),
+// health checks; one error handler turns every failure into a problem document.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
+import type { Logger } from '../runtime/logging/createLogger.ts';
+import type { MessageStore } from '../runtime/messages/MessageStore.ts';
+import type { Channel } from '../runtime/messages/sendRequest.ts';
+import { StoreUnavailableError } from '../runtime/persistence/StoreError.ts';
+import { bearerAuth, tokenMatches } from './middleware/bearerAuth/index.ts';
+import { requestLog } from './middleware/requestLog/index.ts';
+import { ProblemError, problemResponse } from './problem.ts';
+import { healthRoute } from './routes/health.ts';
+import { messagesRoute } from './routes/messages.ts';
+import { opsRoute } from './routes/ops.ts';
+
+export type AppDeps = {
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+  readonly operatorToken: string | undefined;
+  readonly messages: MessageStore;
+  readonly tenantOfApiKey: (key: string) => Promise<string | null>;
+  readonly pingStore: () => Promise<boolean>;
+  readonly dispatch: (channel: Channel, messageId: string) => void;
+  readonly devOutbox: DevOutboxProvider;
+};
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.use(requestLog(deps.logger));
+
+  app.route('/', healthRoute({ pingStore: deps.pingStore }));
+
+  const v1 = new Hono<{ Variables: { principal: string } }>();
+  v1.use(
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: () => {
+        throw new ProblemError(
+          413,
+          'payload-too-large',
+          'Payload too large',
+          `the body is larger than ${deps.maxBodyBytes} bytes`,
+        );
+      },
+    }),
+  );
+  v1.use(bearerAuth({ realm: 'switchboard', resolve: deps.tenantOfApiKey }));
+  v1.route('/messages', messagesRoute({ messages: deps.messages, dispatch: deps.dispatch }));
+  app.route('/v1', v1);
+
+  const ops = new Hono<{ Variables: { principal: string } }>();
+  const operatorToken = deps.operatorToken;
+  ops.use(
+    bearerAuth({
+      realm: 'switchboard-ops',
+      resolve: (token) =>
+        operatorToken !== undefined && tokenMatches(token, operatorToken) ? 'operator' : null,
+      ...(operatorToken === undefined
+        ? { disabledReason: 'the operator API is off; set SWITCHBOARD_OPERATOR_TOKEN to turn it on' }
+        : {}),
+    }),
+  );
+  ops.route('/', opsRoute({ devOutbox: deps.devOutbox }));
+  app.route('/ops', ops);
+
+  app.notFound((c) =>
+    problemResponse(
+      c,
+      new ProblemError(404, 'not-found', 'Not found', `no route for ${c.req.method} ${c.req.path}`),
+    ),
+  );
+  app.onError((error, c) => {
+    if (error instanceof ProblemError) return problemResponse(c, error);
+    if (error instanceof StoreUnavailableError) {
+      deps.logger.warn({ err: error.cause ?? error, path: c.req.path }, 'store unavailable');
+      return problemResponse(
+        c,
+        new ProblemError(
+          503,
+          'store-unavailable',
+          'Service unavailable',
+          'the message store is unavailable; retry later',
+          {
+            headers: { 'Retry-After': '5' },
+          },
+        ),
+      );
+    }
+    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error');
+    return problemResponse(
+      c,
+      new ProblemError(
+        500,
+        'internal',
+        'Internal server error',
+        'an unexpected error occurred; it has been logged',
+      ),
+    );
+  });
+  return app;
+}

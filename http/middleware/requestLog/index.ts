@@ -1,0 +1,23 @@
+// One structured log line per request, with method, route, status and duration; never the body.
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../../../runtime/logging/createLogger.ts';
+
+export function requestLog(
+  logger: Logger,
+  now: () => number = performance.now.bind(performance),
+): MiddlewareHandler {
+  return async (c, next) => {
+    const started = now();
+    await next();
+    const status = c.res.status;
+    const line = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round((now() - started) * 10) / 10,
+    };
+    if (status >= 500) logger.error(line, 'request failed');
+    else if (status >= 400) logger.info(line, 'request refused');
+    else logger.debug(line, 'request');
+  };
+}

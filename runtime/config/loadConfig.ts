@@ -1,0 +1,169 @@
+// Environment → validated options with defaults → a frozen, typed config object, in one place.
+import path from 'node:path';
+import { z } from 'zod';
+
+/** A configuration value that cannot be used; its message is one line naming the variable. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, expected: string, received: string | undefined) {
+    super(
+      `${variable}: expected ${expected}${received === undefined ? '' : `, got ${JSON.stringify(received)}`}`,
+    );
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+const emptyAsUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const urlWithProtocols = (protocols: readonly string[]) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), {
+        message: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      })
+      .optional(),
+  );
+
+const commaList = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item !== '')
+      : [],
+  z.array(z.string()),
+);
+
+const environmentSchema = z.object({
+  PORT: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ message: 'a TCP port number between 0 and 65535' })
+      .int({ message: 'a TCP port number between 0 and 65535' })
+      .min(0, { message: 'a TCP port number between 0 and 65535' })
+      .max(65535, { message: 'a TCP port number between 0 and 65535' })
+      .default(8080),
+  ),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
+  KAFKA_BROKERS: commaList.pipe(
+    z.array(
+      z.string().regex(/^[^\s:,]+:\d{1,5}$/, { message: 'a comma-separated list of host:port brokers' }),
+    ),
+  ),
+  AMQP_URL: urlWithProtocols(['amqp:', 'amqps:']),
+  SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
+  AWS_REGION: z.preprocess(emptyAsUndefined, z.string().optional()),
+  AWS_ENDPOINT_URL_S3: urlWithProtocols(['http:', 'https:']),
+  AWS_ENDPOINT_URL_SNS: urlWithProtocols(['http:', 'https:']),
+  SWITCHBOARD_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.switchboard')),
+  SWITCHBOARD_API_KEYS: commaList.pipe(
+    z.array(z.string().min(16, { message: 'a comma-separated list of API keys of 16 or more characters' })),
+  ),
+  SWITCHBOARD_OPERATOR_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { message: 'a token of 16 or more characters' }).optional(),
+  ),
+  SWITCHBOARD_EMAIL_FROM: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(3).default('switchboard <no-reply@localhost>'),
+  ),
+  SWITCHBOARD_LOG_LEVEL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+        message: 'one of trace, debug, info, warn, error, fatal, silent',
+      })
+      .default('info'),
+  ),
+  SWITCHBOARD_MAX_BODY_BYTES: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ message: 'a positive number of bytes' })
+      .int({ message: 'a positive number of bytes' })
+      .positive({ message: 'a positive number of bytes' })
+      .default(1_048_576),
+  ),
+});
+
+export type Config = {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  readonly maxBodyBytes: number;
+  /** `undefined` selects the embedded PGlite store in the data directory. */
+  readonly databaseUrl: string | undefined;
+  readonly kafkaBrokers: readonly string[];
+  readonly amqpUrl: string | undefined;
+  readonly smtpUrl: string | undefined;
+  /** The From address of every email. */
+  readonly emailFrom: string;
+  readonly aws: {
+    readonly region: string | undefined;
+    readonly s3Endpoint: string | undefined;
+    readonly snsEndpoint: string | undefined;
+  };
+  readonly apiKeys: readonly string[];
+  readonly operatorToken: string | undefined;
+};
+
+/**
+ * Parses the process environment into a frozen {@link Config}.
+ * @throws {ConfigError} naming the first variable that is wrong and what it expects.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(variable, issue?.message ?? 'a valid value', env[variable]);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
+    logLevel: e.SWITCHBOARD_LOG_LEVEL,
+    maxBodyBytes: e.SWITCHBOARD_MAX_BODY_BYTES,
+    databaseUrl: e.DATABASE_URL,
+    kafkaBrokers: Object.freeze([...e.KAFKA_BROKERS]),
+    amqpUrl: e.AMQP_URL,
+    smtpUrl: e.SMTP_URL,
+    emailFrom: e.SWITCHBOARD_EMAIL_FROM,
+    aws: Object.freeze({
+      region: e.AWS_REGION,
+      s3Endpoint: e.AWS_ENDPOINT_URL_S3,
+      snsEndpoint: e.AWS_ENDPOINT_URL_SNS,
+    }),
+    apiKeys: Object.freeze([...e.SWITCHBOARD_API_KEYS]),
+    operatorToken: e.SWITCHBOARD_OPERATOR_TOKEN,
+  });
+}
+
+/** One line per part: which are on, which are off, which embedded defaults stand in. */
+export function describeConfig(config: Config): Record<string, string> {
+  return {
+    http: `on, port ${config.port}`,
+    store: config.databaseUrl ? 'postgresql (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pgdata`,
+    email: config.smtpUrl ? 'smtp (SMTP_URL)' : `dev outbox in ${config.dataDir}/outbox`,
+    sms: `dev outbox in ${config.dataDir}/outbox`,
+    push: `dev outbox in ${config.dataDir}/outbox`,
+    webhook: `dev outbox in ${config.dataDir}/outbox`,
+    kafka:
+      config.kafkaBrokers.length > 0
+        ? `configured (${config.kafkaBrokers.join(',')})`
+        : 'off (KAFKA_BROKERS unset)',
+    rabbitmq: config.amqpUrl ? 'configured (AMQP_URL)' : 'off (AMQP_URL unset)',
+    s3: config.aws.s3Endpoint ? 'endpoint AWS_ENDPOINT_URL_S3' : 'AWS default endpoint',
+    apiKeys:
+      config.apiKeys.length > 0
+        ? `${config.apiKeys.length} from SWITCHBOARD_API_KEYS`
+        : 'generated key in data directory',
+    operatorApi: config.operatorToken
+      ? 'on (SWITCHBOARD_OPERATOR_TOKEN)'
+      : 'off (SWITCHBOARD_OPERATOR_TOKEN unset)',
+  };
+}

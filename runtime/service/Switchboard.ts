@@ -1,0 +1,176 @@
+// The running service: store, migrations, API keys, actor tree and HTTP server, with an explicit
+// lifecycle (starting → running → stopping → stopped) and a stop that drains before it forces.
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { DEFAULT_RETRY_POLICY } from '../../actors/channel/attemptDelivery.ts';
+import { createApp } from '../../http/createApp.ts';
+import { type ActorTree, assembleTree } from '../../supervisors/assembleTree.ts';
+import { ApiKeyStore } from '../auth/ApiKeyStore.ts';
+import { type Config, describeConfig } from '../config/loadConfig.ts';
+import type { Logger } from '../logging/createLogger.ts';
+import { MessageStore } from '../messages/MessageStore.ts';
+import type { Channel } from '../messages/sendRequest.ts';
+import { migrate } from '../persistence/migrate.ts';
+import { type Database, openDatabase } from '../persistence/openDatabase.ts';
+import { type Clock, systemClock } from '../time/Clock.ts';
+
+export type SwitchboardStatus = 'starting' | 'running' | 'stopping' | 'stopped';
+
+export type StartOptions = {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Prints the newly generated API key; standard output by default. */
+  readonly announceKey?: (line: string) => void;
+};
+
+/** A call that the service's current lifecycle state does not allow. */
+export class LifecycleError extends Error {
+  constructor(action: string, status: SwitchboardStatus) {
+    super(`cannot ${action} while ${status}`);
+    this.name = 'LifecycleError';
+  }
+}
+
+export class Switchboard {
+  #status: SwitchboardStatus = 'starting';
+  #stopping: Promise<void> | undefined;
+  readonly config: Config;
+  readonly database: Database;
+  readonly tree: ActorTree;
+  readonly #server: ServerType;
+  readonly #logger: Logger;
+
+  private constructor(
+    config: Config,
+    logger: Logger,
+    database: Database,
+    tree: ActorTree,
+    server: ServerType,
+  ) {
+    this.config = config;
+    this.#logger = logger;
+    this.database = database;
+    this.tree = tree;
+    this.#server = server;
+  }
+
+  get status(): SwitchboardStatus {
+    return this.#status;
+  }
+
+  /** The port the HTTP server listens on (useful with PORT=0). */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** Opens the store, migrates it, builds the actor tree, re-queues unfinished messages and serves HTTP. */
+  static async start(options: StartOptions): Promise<Switchboard> {
+    const { config, logger } = options;
+    const clock = options.clock ?? systemClock();
+    logger.info({ parts: describeConfig(config) }, 'switchboard starting');
+
+    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    try {
+      const migration = await migrate(database.pool);
+      logger.info(
+        { applied: migration.applied, alreadyApplied: migration.alreadyApplied, store: database.mode },
+        'schema up to date',
+      );
+
+      const apiKeys = new ApiKeyStore(database.pool);
+      const bootstrap = await apiKeys.bootstrap(config.apiKeys, config.dataDir);
+      if (bootstrap.source === 'generated') {
+        (options.announceKey ?? ((line) => process.stdout.write(`${line}\n`)))(
+          `switchboard: no SWITCHBOARD_API_KEYS set; generated API key ${bootstrap.key} (saved in ${bootstrap.file}, shown only now)`,
+        );
+      } else if (bootstrap.source === 'data-directory') {
+        logger.info({ file: bootstrap.file }, 'using the generated API key from the data directory');
+      }
+
+      const messages = new MessageStore(database.pool);
+      const tree = assembleTree({
+        config,
+        store: messages,
+        clock,
+        logger,
+        retry: DEFAULT_RETRY_POLICY,
+        onPossibleDuplicate: (message) =>
+          logger.warn(
+            { messageId: message.id, channel: message.channel },
+            'message was interrupted while sending; sending again (possible duplicate)',
+          ),
+      });
+      const dispatch = (channel: Channel, id: string): void => {
+        const actor = tree.channels.get(channel);
+        if (actor === undefined) throw new Error(`no actor for channel ${channel}`);
+        actor.deliver(id);
+      };
+
+      const pending = await messages.pendingIds(1_000_000);
+      for (const id of pending) {
+        const message = await messages.load(id);
+        if (message) dispatch(message.channel, id);
+      }
+      if (pending.length > 0) logger.info({ count: pending.length }, 're-queued unfinished messages');
+
+      const app = createApp({
+        logger,
+        maxBodyBytes: config.maxBodyBytes,
+        operatorToken: config.operatorToken,
+        messages,
+        tenantOfApiKey: (key) => apiKeys.tenantOf(key),
+        pingStore: () => database.ping(),
+        dispatch,
+        devOutbox: tree.devOutbox,
+      });
+      const server = await listen(app.fetch, config.port);
+      const service = new Switchboard(config, logger, database, tree, server);
+      service.#status = 'running';
+      logger.info({ port: service.port, store: database.mode }, 'switchboard ready');
+      return service;
+    } catch (error) {
+      await database.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Stops accepting HTTP requests, lets in-flight deliveries finish (up to `graceMs`), then closes the
+   * store. Idempotent; a second call returns the first call's promise.
+   */
+  stop(graceMs = 10_000): Promise<void> {
+    if (this.#status === 'starting') return Promise.reject(new LifecycleError('stop', this.#status));
+    this.#stopping ??= (async () => {
+      this.#status = 'stopping';
+      this.#logger.info({ graceMs }, 'switchboard stopping');
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      (this.#server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      const drained = Promise.all([closed, this.tree.stop()]).then(() => 'drained' as const);
+      const deadline = new Promise<'deadline'>((resolve) =>
+        setTimeout(() => resolve('deadline'), graceMs).unref(),
+      );
+      if ((await Promise.race([drained, deadline])) === 'deadline') {
+        this.#logger.warn(
+          { graceMs },
+          'grace period over; closing with deliveries still in flight (they resume at next start)',
+        );
+        (this.#server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }
+      await this.database.close();
+      this.#status = 'stopped';
+      this.#logger.info('switchboard stopped');
+    })();
+    return this.#stopping;
+  }
+}
+
+function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  port: number,
+): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}
