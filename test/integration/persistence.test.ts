@@ -1,0 +1,181 @@
+// One persistence suite, run against PostgreSQL and against the embedded PGlite store: migrations,
+// durable acceptance with idempotency, the state machine, and outbox rows for terminal transitions.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'slonik';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ApiKeyStore } from '../../runtime/auth/ApiKeyStore.ts';
+import { MessageStore } from '../../runtime/messages/MessageStore.ts';
+import { IllegalTransitionError } from '../../runtime/messages/messageState.ts';
+import { type SendRequest, sendRequestSchema } from '../../runtime/messages/sendRequest.ts';
+import { migrate } from '../../runtime/persistence/migrate.ts';
+import { type Database, openDatabase } from '../../runtime/persistence/openDatabase.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+
+const send = (overrides: Partial<Record<keyof SendRequest, unknown>> = {}): SendRequest =>
+  sendRequestSchema.parse({
+    channel: 'email',
+    to: { id: 'user-1', email: 'user-1@example.com' },
+    content: { subject: 's', text: 't' },
+    ...overrides,
+  });
+
+type StoreUnderTest = { database: Database; cleanup(): Promise<void> };
+
+const stores: Array<[string, () => Promise<StoreUnderTest>]> = [
+  [
+    'postgresql',
+    async () => {
+      const testDb: TestDatabase = await createTestDatabase();
+      const database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
+      return {
+        database,
+        async cleanup() {
+          await database.close();
+          await testDb.drop();
+        },
+      };
+    },
+  ],
+  [
+    'embedded PGlite',
+    async () => {
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'sb-pglite-'));
+      const database = await openDatabase({ databaseUrl: undefined, dataDir });
+      return {
+        database,
+        async cleanup() {
+          await database.close();
+          await rm(dataDir, { recursive: true, force: true });
+        },
+      };
+    },
+  ],
+];
+
+describe.each(stores)('persistence on %s', (_name, open) => {
+  let store: StoreUnderTest;
+  let messages: MessageStore;
+
+  beforeAll(async () => {
+    store = await open();
+    await migrate(store.database.pool);
+    messages = new MessageStore(store.database.pool);
+  });
+
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it('applies each migration once; a second run applies nothing', async () => {
+    const again = await migrate(store.database.pool);
+    expect(again.applied).toEqual([]);
+    expect(again.alreadyApplied).toBeGreaterThan(0);
+    const recorded = await store.database.pool.anyFirst(
+      sql.type(z.object({ version: z.string() }))`SELECT version FROM schema_migrations`,
+    );
+    expect(recorded).toContain('0001');
+  });
+
+  it('answers ping', async () => {
+    expect(await store.database.ping()).toBe(true);
+  });
+
+  it('accepts a message and records its first transition', async () => {
+    const { id, created } = await messages.accept('t1', send());
+    expect(created).toBe(true);
+    const found = await messages.find('t1', id);
+    expect(found?.state).toBe('accepted');
+    expect(found?.to.email).toBe('user-1@example.com');
+    expect(found?.transitions.map((t) => t.state)).toEqual(['accepted']);
+    expect(Date.parse(found?.createdAt ?? '')).not.toBeNaN();
+  });
+
+  it('returns the first id for a repeated idempotency key, per tenant', async () => {
+    const first = await messages.accept('t1', send({ idempotencyKey: 'order-7' }));
+    const repeat = await messages.accept(
+      't1',
+      send({ idempotencyKey: 'order-7', content: { text: 'different' } }),
+    );
+    const otherTenant = await messages.accept('t2', send({ idempotencyKey: 'order-7' }));
+    expect(repeat).toEqual({ id: first.id, created: false });
+    expect(otherTenant.created).toBe(true);
+    expect(otherTenant.id).not.toBe(first.id);
+    const count = await store.database.pool.oneFirst(
+      sql.type(
+        z.object({ n: z.number() }),
+      )`SELECT count(*)::int AS n FROM messages WHERE idempotency_key = 'order-7'`,
+    );
+    expect(count).toBe(2);
+  });
+
+  it('keeps one message when the same key arrives concurrently', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => messages.accept('t1', send({ idempotencyKey: 'race-1' }))),
+    );
+    expect(new Set(results.map((r) => r.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+  });
+
+  it('hides another tenant’s message', async () => {
+    const { id } = await messages.accept('t1', send());
+    expect(await messages.find('t2', id)).toBeNull();
+    expect(await messages.find('t1', 'not-a-uuid')).toBeNull();
+  });
+
+  it('walks the state machine and writes one outbox row for the terminal transition', async () => {
+    const { id } = await messages.accept('t1', send({ idempotencyKey: 'walk-1' }));
+    await messages.transition(id, 'sending', { provider: 'smtp', countAttempt: true });
+    const sent = await messages.transition(id, 'sent', { provider: 'smtp' });
+    expect(sent.state).toBe('sent');
+    expect(sent.attempts).toBe(1);
+    expect(sent.provider).toBe('smtp');
+    const found = await messages.find('t1', id);
+    expect(found?.transitions.map((t) => t.state)).toEqual(['accepted', 'sending', 'sent']);
+    const events = await store.database.pool.anyFirst(
+      sql.type(
+        z.object({ event: z.record(z.string(), z.unknown()) }),
+      )`SELECT event FROM outbox WHERE message_id = ${id}`,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      messageId: id,
+      idempotencyKey: 'walk-1',
+      channel: 'email',
+      recipientId: 'user-1',
+      status: 'sent',
+      provider: 'smtp',
+      attempt: 1,
+    });
+  });
+
+  it('rejects an illegal transition and changes nothing', async () => {
+    const { id } = await messages.accept('t1', send());
+    await expect(messages.transition(id, 'sent')).rejects.toBeInstanceOf(IllegalTransitionError);
+    expect((await messages.load(id))?.state).toBe('accepted');
+    const outboxRows = await store.database.pool.oneFirst(
+      sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM outbox WHERE message_id = ${id}`,
+    );
+    expect(outboxRows).toBe(0);
+  });
+
+  it('lists unfinished messages for recovery', async () => {
+    const { id } = await messages.accept('t1', send());
+    expect(await messages.pendingIds(100_000)).toContain(id);
+    await messages.transition(id, 'failed', { error: 'test' });
+    expect(await messages.pendingIds(100_000)).not.toContain(id);
+  });
+
+  it('stores API keys hashed and resolves them to their tenant', async () => {
+    const keys = new ApiKeyStore(store.database.pool);
+    await keys.add('key-for-tenant-a-0001', 'tenant-a', 'test');
+    expect(await keys.tenantOf('key-for-tenant-a-0001')).toBe('tenant-a');
+    expect(await keys.tenantOf('unknown-key-000000')).toBeNull();
+    const stored = await store.database.pool.anyFirst(
+      sql.type(z.object({ key_hash: z.string() }))`SELECT key_hash FROM api_keys`,
+    );
+    expect(stored).not.toContain('key-for-tenant-a-0001');
+  });
+});
