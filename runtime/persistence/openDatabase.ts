@@ -33,13 +33,16 @@ export type OpenDatabaseOptions = {
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
+    const where = describeUrl(options.databaseUrl);
     const pool = await createPool(options.databaseUrl, {
       maximumPoolSize: options.maximumPoolSize ?? 10,
       connectionTimeout: options.connectionTimeoutMs ?? 5_000,
       connectionRetryLimit: 1,
       statementTimeout: 30_000,
+    }).catch((error: unknown) => {
+      throw unreachable(where, error);
     });
-    await assertReachable(pool, describeUrl(options.databaseUrl));
+    await assertReachable(pool, where);
     return wrap(pool, 'postgresql', options.databaseUrl, async () => {});
   }
   const dataPath = path.join(options.dataDir, 'pgdata');
@@ -95,12 +98,16 @@ async function assertReachable(pool: DatabasePool, where: string): Promise<void>
     await pool.oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`);
   } catch (error) {
     await pool.end().catch(() => {});
-    const reason = error instanceof Error ? rootMessage(error) : String(error);
-    throw new StoreUnavailableError(
-      `cannot reach the database at ${where} (${reason}); check DATABASE_URL and that PostgreSQL is running, or unset DATABASE_URL to use the embedded store`,
-      { cause: error },
-    );
+    throw unreachable(where, error);
   }
+}
+
+function unreachable(where: string, error: unknown): StoreUnavailableError {
+  const reason = error instanceof Error ? rootMessage(error) : String(error);
+  return new StoreUnavailableError(
+    `cannot reach the database at ${where} (${reason}); check DATABASE_URL and that PostgreSQL is running, or unset DATABASE_URL to use the embedded store`,
+    { cause: error },
+  );
 }
 
 function rootMessage(error: Error): string {
