@@ -54,8 +54,7 @@ export function createApp(deps: AppDeps): Hono {
   ops.use(
     bearerAuth({
       realm: 'switchboard-ops',
-      resolve: (token) =>
-        operatorToken !== undefined && tokenMatches(token, operatorToken) ? 'operator' : null,
+      resolve: (token) => (operatorToken !== undefined && tokenMatches(token, operatorToken) ? 'operator' : null),
       ...(operatorToken === undefined
         ? { disabledReason: 'the operator API is off; set SWITCHBOARD_OPERATOR_TOKEN to turn it on' }
         : {}),
@@ -65,10 +64,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/ops', ops);
 
   app.notFound((c) =>
-    problemResponse(
-      c,
-      new ProblemError(404, 'not-found', 'Not found', `no route for ${c.req.method} ${c.req.path}`),
-    ),
+    problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `no route for ${c.req.method} ${c.req.path}`)),
   );
   app.onError((error, c) => {
     if (error instanceof ProblemError) return problemResponse(c, error);
@@ -90,12 +86,7 @@ export function createApp(deps: AppDeps): Hono {
     deps.logger.error({ err: error, path: c.req.path }, 'unhandled error');
     return problemResponse(
       c,
-      new ProblemError(
-        500,
-        'internal',
-        'Internal server error',
-        'an unexpected error occurred; it has been logged',
-      ),
+      new ProblemError(500, 'internal', 'Internal server error', 'an unexpected error occurred; it has been logged'),
     );
   });
   return app;

@@ -38,8 +38,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
   const devOutbox = new DevOutboxProvider({ dir: path.join(config.dataDir, 'outbox') });
   const providers = new Map<Channel, Provider>();
   for (const channel of CHANNELS) providers.set(channel, devOutbox);
-  if (config.smtpUrl)
-    providers.set('email', new SmtpProvider({ url: config.smtpUrl, from: config.emailFrom }));
+  if (config.smtpUrl) providers.set('email', new SmtpProvider({ url: config.smtpUrl, from: config.emailFrom }));
 
   const channelsGroup = system.spawnGroup(system.root, 'channels');
   const channels = new Map<Channel, ChannelActor>();

@@ -116,11 +116,7 @@ export class ChannelActor {
     switch (message.type) {
       case 'deliver':
         state.timers.delete(message.messageId);
-        if (
-          this.#accepting &&
-          !state.queuedIds.has(message.messageId) &&
-          !state.inFlight.has(message.messageId)
-        ) {
+        if (this.#accepting && !state.queuedIds.has(message.messageId) && !state.inFlight.has(message.messageId)) {
           state.queue.push(message.messageId);
           state.queuedIds.add(message.messageId);
         }
@@ -172,10 +168,7 @@ export class ChannelActor {
         return;
       case 'dead':
         state.dead++;
-        logger.warn(
-          { messageId, channel: this.channel, error: outcome.error },
-          'message dead after its last attempt',
-        );
+        logger.warn({ messageId, channel: this.channel, error: outcome.error }, 'message dead after its last attempt');
         return;
       case 'skipped':
         logger.debug({ messageId, channel: this.channel, reason: outcome.reason }, 'delivery skipped');
@@ -197,12 +190,7 @@ export class ChannelActor {
     }
   }
 
-  #later(
-    state: ChannelState,
-    messageId: string,
-    delayMs: number,
-    context: ActorContext<ChannelMessage>,
-  ): void {
+  #later(state: ChannelState, messageId: string, delayMs: number, context: ActorContext<ChannelMessage>): void {
     if (!this.#accepting) return;
     const timer = this.#options.clock.setTimeout(
       () => this.#system.dispatch(context.self, { type: 'deliver', messageId }),

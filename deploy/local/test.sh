@@ -18,8 +18,9 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
 export AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672}"
 export SWITCHBOARD_TEST_POSTGRES_URL="${SWITCHBOARD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
-step "lint and format (biome)"
-"$BIN/biome" check .
+step "lint (eslint, type-aware) and format (prettier)"
+"$BIN/eslint" .
+"$BIN/prettier" --check . --log-level warn
 
 step "type-check (tsc)"
 "$BIN/tsc" --noEmit -p tsconfig.json

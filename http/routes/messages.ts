@@ -19,15 +19,9 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
     const body = await readJson(c.req.raw);
     const parsed = sendRequestSchema.safeParse(body);
     if (!parsed.success) {
-      throw new ProblemError(
-        400,
-        'invalid-message',
-        'Invalid message',
-        'the message does not match the schema',
-        {
-          extensions: { errors: describeIssues(parsed.error) },
-        },
-      );
+      throw new ProblemError(400, 'invalid-message', 'Invalid message', 'the message does not match the schema', {
+        extensions: { errors: describeIssues(parsed.error) },
+      });
     }
     if (parsed.data.template) {
       throw new ProblemError(
@@ -50,8 +44,7 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
 
   app.get('/:id', async (c) => {
     const message = await deps.messages.find(c.get('principal'), c.req.param('id'));
-    if (message === null)
-      throw new ProblemError(404, 'not-found', 'Not found', `no message ${c.req.param('id')}`);
+    if (message === null) throw new ProblemError(404, 'not-found', 'Not found', `no message ${c.req.param('id')}`);
     return c.json({
       id: message.id,
       status: message.state,

@@ -20,12 +20,7 @@ export function opsRoute(deps: { readonly devOutbox: DevOutboxProvider }): Hono 
   app.get('/outbox/:id', async (c) => {
     const entry = await deps.devOutbox.read(c.req.param('id'));
     if (entry === null)
-      throw new ProblemError(
-        404,
-        'not-found',
-        'Not found',
-        `the dev outbox has no message ${c.req.param('id')}`,
-      );
+      throw new ProblemError(404, 'not-found', 'Not found', `the dev outbox has no message ${c.req.param('id')}`);
     return c.json(entry);
   });
   return app;

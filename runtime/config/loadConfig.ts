@@ -6,16 +6,13 @@ import { z } from 'zod';
 export class ConfigError extends Error {
   readonly variable: string;
   constructor(variable: string, expected: string, received: string | undefined) {
-    super(
-      `${variable}: expected ${expected}${received === undefined ? '' : `, got ${JSON.stringify(received)}`}`,
-    );
+    super(`${variable}: expected ${expected}${received === undefined ? '' : `, got ${JSON.stringify(received)}`}`);
     this.name = 'ConfigError';
     this.variable = variable;
   }
 }
 
-const emptyAsUndefined = (value: unknown) =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const emptyAsUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 const urlWithProtocols = (protocols: readonly string[]) =>
   z.preprocess(
@@ -51,9 +48,7 @@ const environmentSchema = z.object({
   ),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
   KAFKA_BROKERS: commaList.pipe(
-    z.array(
-      z.string().regex(/^[^\s:,]+:\d{1,5}$/, { message: 'a comma-separated list of host:port brokers' }),
-    ),
+    z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, { message: 'a comma-separated list of host:port brokers' })),
   ),
   AMQP_URL: urlWithProtocols(['amqp:', 'amqps:']),
   SMTP_URL: urlWithProtocols(['smtp:', 'smtps:']),
@@ -68,10 +63,7 @@ const environmentSchema = z.object({
     emptyAsUndefined,
     z.string().min(16, { message: 'a token of 16 or more characters' }).optional(),
   ),
-  SWITCHBOARD_EMAIL_FROM: z.preprocess(
-    emptyAsUndefined,
-    z.string().min(3).default('switchboard <no-reply@localhost>'),
-  ),
+  SWITCHBOARD_EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().min(3).default('switchboard <no-reply@localhost>')),
   SWITCHBOARD_LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z
@@ -153,17 +145,13 @@ export function describeConfig(config: Config): Record<string, string> {
     push: `dev outbox in ${config.dataDir}/outbox`,
     webhook: `dev outbox in ${config.dataDir}/outbox`,
     kafka:
-      config.kafkaBrokers.length > 0
-        ? `configured (${config.kafkaBrokers.join(',')})`
-        : 'off (KAFKA_BROKERS unset)',
+      config.kafkaBrokers.length > 0 ? `configured (${config.kafkaBrokers.join(',')})` : 'off (KAFKA_BROKERS unset)',
     rabbitmq: config.amqpUrl ? 'configured (AMQP_URL)' : 'off (AMQP_URL unset)',
     s3: config.aws.s3Endpoint ? 'endpoint AWS_ENDPOINT_URL_S3' : 'AWS default endpoint',
     apiKeys:
       config.apiKeys.length > 0
         ? `${config.apiKeys.length} from SWITCHBOARD_API_KEYS`
         : 'generated key in data directory',
-    operatorApi: config.operatorToken
-      ? 'on (SWITCHBOARD_OPERATOR_TOKEN)'
-      : 'off (SWITCHBOARD_OPERATOR_TOKEN unset)',
+    operatorApi: config.operatorToken ? 'on (SWITCHBOARD_OPERATOR_TOKEN)' : 'off (SWITCHBOARD_OPERATOR_TOKEN unset)',
   };
 }

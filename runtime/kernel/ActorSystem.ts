@@ -55,13 +55,11 @@ export class ActorSystem {
   ): ActorRef<M> {
     if (!NAME.test(name)) throw new InvalidActorNameError(name);
     const path = `${parent.path}/${name}`;
-    let self: ActorRef<M> | undefined;
-    const ref = nact.spawn(
-      parent.nact as nact.Ref<never>,
-      async (state: S, message: M) => {
-        if (self === undefined) return state;
+    const ref: nact.Ref<M> = nact.spawn(
+      parent.nact,
+      async (state: S, message: M, context: nact.ActorContext<M, nact.Ref<never>>) => {
         try {
-          return await handler(state, message, { self, path });
+          return await handler(state, message, { self: { path, nact: context.self }, path });
         } catch (error) {
           options.onFailure(error, path);
           return state;
@@ -69,9 +67,8 @@ export class ActorSystem {
       },
       name,
       { initialState: options.initialState },
-    ) as nact.Ref<M>;
-    self = { path, nact: ref };
-    return self;
+    );
+    return { path, nact: ref };
   }
 
   /** Spawns a child whose only job is to parent others (a supervisor or a shard). */

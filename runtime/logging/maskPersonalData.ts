@@ -8,10 +8,7 @@ const PHONE = /(?<![\w-])\+?\d(?:[\s().-]*\d){7,14}(?![\w-])/g;
 /** `jane.doe@example.com` → `j***@e***.com`; `+44 7700 900123` → `+*********23`. */
 export function maskText(text: string): string {
   return text
-    .replace(
-      EMAIL,
-      (_m, first: string, domainFirst: string, tld: string) => `${first}***@${domainFirst}***${tld}`,
-    )
+    .replace(EMAIL, (_m, first: string, domainFirst: string, tld: string) => `${first}***@${domainFirst}***${tld}`)
     .replace(PHONE, (match) => {
       const digits = match.replace(/\D/g, '');
       return `${match.startsWith('+') ? '+' : ''}${'*'.repeat(Math.max(digits.length - 2, 0))}${digits.slice(-2)}`;

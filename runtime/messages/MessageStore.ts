@@ -97,7 +97,7 @@ function toStoredMessage(row: z.output<typeof messageRow>): StoredMessage {
     channel: row.channel,
     priority: row.priority,
     to: row.recipient as SendRequest['to'],
-    content: row.content as SendRequest['content'] | null,
+    content: row.content,
     template: row.template as SendRequest['template'] | null,
     metadata: row.metadata,
     campaignId: row.campaign_id,
@@ -137,9 +137,7 @@ export class MessageStore {
           ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
           RETURNING id`);
         if (inserted !== null) {
-          await tx.query(
-            sql.unsafe`INSERT INTO message_events (message_id, state) VALUES (${id}, 'accepted')`,
-          );
+          await tx.query(sql.unsafe`INSERT INTO message_events (message_id, state) VALUES (${id}, 'accepted')`);
           return { id: inserted, created: true };
         }
         const first = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
@@ -211,9 +209,7 @@ export class MessageStore {
           RETURNING ${MESSAGE_COLUMNS}`);
         if (row === null) {
           const current = await tx.maybeOneFirst(
-            sql.type(
-              z.object({ state: z.enum(MESSAGE_STATES) }),
-            )`SELECT state FROM messages WHERE id = ${id}`,
+            sql.type(z.object({ state: z.enum(MESSAGE_STATES) }))`SELECT state FROM messages WHERE id = ${id}`,
           );
           throw new IllegalTransitionError(id, current ?? undefined, to);
         }

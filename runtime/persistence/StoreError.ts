@@ -37,10 +37,7 @@ export function isUnavailable(error: unknown): boolean {
       name === 'BackendTerminatedUnexpectedlyError'
     )
       return true;
-    if (
-      typeof code === 'string' &&
-      (UNAVAILABLE_CODES.has(code) || code.startsWith('57P') || code.startsWith('08'))
-    )
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('57P') || code.startsWith('08')))
       return true;
     if (
       typeof message === 'string' &&

@@ -50,10 +50,7 @@ export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
  * Brings the schema up to date. Each migration runs in its own transaction with its record.
  * @example await migrate(pool) // { applied: ['0001_messages'], alreadyApplied: 0 }
  */
-export async function migrate(
-  pool: DatabasePool,
-  migrations?: readonly MigrationFile[],
-): Promise<MigrationResult> {
+export async function migrate(pool: DatabasePool, migrations?: readonly MigrationFile[]): Promise<MigrationResult> {
   const files = migrations ?? (await readMigrations());
   return pool.connect(async (connection) => {
     await connection.query(sql.unsafe`
@@ -108,8 +105,6 @@ export function splitStatements(text: string): string[] {
  */
 function sqlFromStatement(text: string) {
   // Shaped exactly like the frozen strings array a tagged template literal receives.
-  const parts = Object.freeze(
-    Object.assign([text], { raw: Object.freeze([text]) }),
-  ) as unknown as TemplateStringsArray;
+  const parts = Object.freeze(Object.assign([text], { raw: Object.freeze([text]) })) as unknown as TemplateStringsArray;
   return sql.unsafe(parts);
 }

@@ -64,12 +64,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   });
 }
 
-function wrap(
-  pool: DatabasePool,
-  mode: DatabaseMode,
-  url: string,
-  closeServer: () => Promise<void>,
-): Database {
+function wrap(pool: DatabasePool, mode: DatabaseMode, url: string, closeServer: () => Promise<void>): Database {
   let closed: Promise<void> | undefined;
   return {
     pool,

@@ -41,13 +41,7 @@ export class Switchboard {
   readonly #server: ServerType;
   readonly #logger: Logger;
 
-  private constructor(
-    config: Config,
-    logger: Logger,
-    database: Database,
-    tree: ActorTree,
-    server: ServerType,
-  ) {
+  private constructor(config: Config, logger: Logger, database: Database, tree: ActorTree, server: ServerType) {
     this.config = config;
     this.#logger = logger;
     this.database = database;
@@ -147,9 +141,7 @@ export class Switchboard {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       (this.#server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       const drained = Promise.all([closed, this.tree.stop()]).then(() => 'drained' as const);
-      const deadline = new Promise<'deadline'>((resolve) =>
-        setTimeout(() => resolve('deadline'), graceMs).unref(),
-      );
+      const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), graceMs).unref());
       if ((await Promise.race([drained, deadline])) === 'deadline') {
         this.#logger.warn(
           { graceMs },
@@ -165,10 +157,7 @@ export class Switchboard {
   }
 }
 
-function listen(
-  fetch: (request: Request) => Response | Promise<Response>,
-  port: number,
-): Promise<ServerType> {
+function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port }, () => resolve(server));
     server.once('error', reject);

@@ -73,10 +73,9 @@ describe('switchboard serve with PostgreSQL and SMTP', () => {
       },
     });
     expect(sent.status).toBe(202);
-    const mail = await waitFor(
-      () => smtp.mails.find((m) => m.header('X-Switchboard-Message-Id') === sent.body.id),
-      { what: 'the mail' },
-    );
+    const mail = await waitFor(() => smtp.mails.find((m) => m.header('X-Switchboard-Message-Id') === sent.body.id), {
+      what: 'the mail',
+    });
     expect(mail.envelopeTo).toEqual(['ada@example.com']);
     expect(mail.parsed.subject).toBe('Welcome, Ada');
     expect(mail.parsed.text?.trim()).toBe('Your account is ready.');
@@ -152,9 +151,7 @@ describe('switchboard serve with bad configuration', () => {
     const code = await service.exited;
     expect(code).not.toBe(0);
     expect(service.stderr).toHaveLength(1);
-    expect(service.stderr[0]).toMatch(
-      /^switchboard: cannot reach the database at nowhere:1\/x .*DATABASE_URL/,
-    );
+    expect(service.stderr[0]).toMatch(/^switchboard: cannot reach the database at nowhere:1\/x .*DATABASE_URL/);
   });
 
   it('exits 2 naming the variable when a value is invalid', async () => {

@@ -103,9 +103,7 @@ describe('HTTP API', () => {
 
   it('answers 400 for malformed JSON and 415 for another media type', async () => {
     expect((await post('{"channel":')).status).toBe(400);
-    expect(
-      (await post('channel=email', { 'content-type': 'application/x-www-form-urlencoded' })).status,
-    ).toBe(415);
+    expect((await post('channel=email', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(415);
   });
 
   it('answers 413 past the body limit', async () => {
@@ -163,9 +161,9 @@ describe('HTTP API', () => {
   it('records a permanent SMTP refusal as failed with its reason', async () => {
     smtp.rejectRecipientsWith(550);
     try {
-      const { id } = (await (
-        await post(email({ to: { id: 'user-43', email: 'nobody@example.com' } }))
-      ).json()) as { id: string };
+      const { id } = (await (await post(email({ to: { id: 'user-43', email: 'nobody@example.com' } }))).json()) as {
+        id: string;
+      };
       const view = await waitFor(
         async () => {
           const body = (await (
@@ -186,9 +184,7 @@ describe('HTTP API', () => {
 
   it('guards /ops with the operator token', async () => {
     expect((await fetch(`${base}/ops/outbox`)).status).toBe(401);
-    expect(
-      (await fetch(`${base}/ops/outbox`, { headers: { authorization: `Bearer ${API_KEY}` } })).status,
-    ).toBe(401);
+    expect((await fetch(`${base}/ops/outbox`, { headers: { authorization: `Bearer ${API_KEY}` } })).status).toBe(401);
     const ok = await fetch(`${base}/ops/outbox`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
     expect(ok.status).toBe(200);
   });

@@ -58,13 +58,14 @@ describe('kafka smoke', () => {
     consumerJoined = true;
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: ({ message }) => {
         const header = message.headers?.['x-smoke'];
         received.push({
           key: message.key?.toString(),
           value: message.value?.toString(),
           header: header === undefined || Array.isArray(header) ? undefined : header.toString(),
         });
+        return Promise.resolve();
       },
     });
 

@@ -95,18 +95,13 @@ describe.each(stores)('persistence on %s', (_name, open) => {
 
   it('returns the first id for a repeated idempotency key, per tenant', async () => {
     const first = await messages.accept('t1', send({ idempotencyKey: 'order-7' }));
-    const repeat = await messages.accept(
-      't1',
-      send({ idempotencyKey: 'order-7', content: { text: 'different' } }),
-    );
+    const repeat = await messages.accept('t1', send({ idempotencyKey: 'order-7', content: { text: 'different' } }));
     const otherTenant = await messages.accept('t2', send({ idempotencyKey: 'order-7' }));
     expect(repeat).toEqual({ id: first.id, created: false });
     expect(otherTenant.created).toBe(true);
     expect(otherTenant.id).not.toBe(first.id);
     const count = await store.database.pool.oneFirst(
-      sql.type(
-        z.object({ n: z.number() }),
-      )`SELECT count(*)::int AS n FROM messages WHERE idempotency_key = 'order-7'`,
+      sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM messages WHERE idempotency_key = 'order-7'`,
     );
     expect(count).toBe(2);
   });

@@ -26,12 +26,8 @@ export function startService(env: Record<string, string>, cwd: string = REPO_ROO
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  child.stdout
-    .setEncoding('utf8')
-    .on('data', (chunk: string) => stdout.push(...chunk.split('\n').filter(Boolean)));
-  child.stderr
-    .setEncoding('utf8')
-    .on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean)));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(...chunk.split('\n').filter(Boolean)));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean)));
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
@@ -47,8 +43,7 @@ export function startService(env: Record<string, string>, cwd: string = REPO_ROO
     async ready(timeoutMs = 30_000) {
       const line = await waitFor(
         () => {
-          if (exitedWith !== undefined)
-            throw new Error(`service exited with ${exitedWith}: ${stderr.join('\n')}`);
+          if (exitedWith !== undefined) throw new Error(`service exited with ${exitedWith}: ${stderr.join('\n')}`);
           return stdout.find((l) => l.includes('"switchboard ready"'));
         },
         { timeoutMs, what: 'switchboard ready' },

@@ -1,6 +1,8 @@
 // Polls a probe until it yields a truthy value: the one way tests wait for asynchronous effects
 // (no sleeps that guess timing).
 
+import { inspect } from 'node:util';
+
 export interface WaitForOptions {
   timeoutMs?: number;
   intervalMs?: number;
@@ -29,7 +31,7 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      const detail = lastError === undefined ? '' : `; last error: ${String(lastError)}`;
+      const detail = lastError === undefined ? '' : `; last error: ${inspect(lastError, { depth: 2 })}`;
       throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${detail}`, { cause: lastError });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

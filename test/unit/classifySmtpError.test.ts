@@ -12,9 +12,7 @@ describe('classifySmtpError', () => {
   });
 
   it('treats 4xx replies as transient', () => {
-    expect(classifySmtpError(Object.assign(new Error('try later'), { responseCode: 421 })).retriable).toBe(
-      true,
-    );
+    expect(classifySmtpError(Object.assign(new Error('try later'), { responseCode: 421 })).retriable).toBe(true);
   });
 
   it('treats connection trouble as transient', () => {
@@ -24,8 +22,6 @@ describe('classifySmtpError', () => {
   });
 
   it('treats a refused envelope without a reply as permanent', () => {
-    expect(
-      classifySmtpError(Object.assign(new Error('no recipients'), { code: 'EENVELOPE' })).retriable,
-    ).toBe(false);
+    expect(classifySmtpError(Object.assign(new Error('no recipients'), { code: 'EENVELOPE' })).retriable).toBe(false);
   });
 });

@@ -52,9 +52,7 @@ export class DevOutboxProvider implements Provider {
         .map(async (file) => ({ file, mtime: (await stat(path.join(this.#dir, file))).mtimeMs })),
     );
     dated.sort((a, b) => b.mtime - a.mtime);
-    const entries = await Promise.all(
-      dated.slice(0, limit).map(({ file }) => this.read(file.replace(/\.json$/, ''))),
-    );
+    const entries = await Promise.all(dated.slice(0, limit).map(({ file }) => this.read(file.replace(/\.json$/, ''))));
     return entries.filter((entry): entry is OutboxEntry => entry !== null);
   }
 

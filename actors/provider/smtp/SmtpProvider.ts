@@ -42,8 +42,7 @@ export class SmtpProvider implements Provider {
   }
 
   async send(message: OutgoingMessage): Promise<SendReceipt> {
-    if (!message.to.email)
-      throw new ProviderError(this.name, 'message has no email address', { retriable: false });
+    if (!message.to.email) throw new ProviderError(this.name, 'message has no email address', { retriable: false });
     try {
       const info = await this.#transport.sendMail({
         from: this.#from,
@@ -60,8 +59,9 @@ export class SmtpProvider implements Provider {
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#transport.close();
+    return Promise.resolve();
   }
 }
 

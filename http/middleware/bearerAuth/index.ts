@@ -11,9 +11,7 @@ export type BearerAuthOptions<P> = {
   readonly disabledReason?: string;
 };
 
-export function bearerAuth<P>(
-  options: BearerAuthOptions<P>,
-): MiddlewareHandler<{ Variables: { principal: P } }> {
+export function bearerAuth<P>(options: BearerAuthOptions<P>): MiddlewareHandler<{ Variables: { principal: P } }> {
   const challenge = { 'WWW-Authenticate': `Bearer realm="${options.realm}"` };
   return async (c, next) => {
     if (options.disabledReason)

@@ -2,10 +2,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../../runtime/logging/createLogger.ts';
 
-export function requestLog(
-  logger: Logger,
-  now: () => number = performance.now.bind(performance),
-): MiddlewareHandler {
+export function requestLog(logger: Logger, now: () => number = performance.now.bind(performance)): MiddlewareHandler {
   return async (c, next) => {
     const started = now();
     await next();
