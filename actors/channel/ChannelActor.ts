@@ -1,7 +1,8 @@
 // One actor per channel: takes message ids, keeps at most `window` deliveries in flight through its
 // provider, and schedules retries. Deliveries run beside the mailbox and report back as messages, so
 // a slow provider never blocks the actor from taking new work.
-import type { ActorContext, ActorRef, ActorSystem } from '../../runtime/kernel/ActorSystem.ts';
+import type { ActorBehavior, ActorContext, ActorRef, AnyActorRef } from '../../runtime/kernel/ActorRef.ts';
+import type { ActorSystem } from '../../runtime/kernel/ActorSystem.ts';
 import type { Logger } from '../../runtime/logging/createLogger.ts';
 import type { Channel } from '../../runtime/messages/sendRequest.ts';
 import type { Clock, TimerHandle } from '../../runtime/time/Clock.ts';
@@ -35,7 +36,10 @@ export type ChannelActorOptions = {
   readonly onOutcome?: (channel: Channel, outcome: DeliveryOutcome) => void;
 };
 
-/** The channel's working state. Only the actor's handler changes it; others read it. */
+/**
+ * The channel's working state. It outlives restarts of the actor: the ids it holds and the deliveries
+ * in flight are real work that a restart must not drop.
+ */
 class ChannelState {
   readonly queue: string[] = [];
   readonly queuedIds = new Set<string>();
@@ -67,20 +71,28 @@ export class ChannelActor {
   readonly #system: ActorSystem;
   #accepting = true;
 
-  constructor(system: ActorSystem, parent: ActorRef<unknown>, options: ChannelActorOptions) {
+  constructor(system: ActorSystem, parent: AnyActorRef, options: ChannelActorOptions) {
     this.channel = options.channel;
     this.#options = options;
     this.#system = system;
-    this.ref = system.spawn<ChannelState, ChannelMessage>(
-      parent,
-      options.channel,
-      (state, message, context) => this.#handle(state, message, context),
-      {
-        initialState: this.#state,
-        onFailure: (error, path) =>
-          options.logger.error({ err: error, actor: path }, 'channel actor failed to handle a message'),
+    const behavior: ActorBehavior<ChannelState, ChannelMessage> = {
+      kind: 'channel',
+      init: () => this.#state,
+      receive: (state, message, context) => this.#handle(state, message, context),
+      gauges: () => {
+        const stats = this.stats();
+        return {
+          provider: stats.provider,
+          queued: stats.queued,
+          inFlight: stats.inFlight,
+          retriesWaiting: stats.retriesWaiting,
+          sent: stats.sent,
+          failed: stats.failed,
+          dead: stats.dead,
+        };
       },
-    );
+    };
+    this.ref = system.spawn(parent, options.channel, behavior);
   }
 
   deliver(messageId: string): void {
@@ -140,11 +152,7 @@ export class ChannelActor {
       attemptDelivery(this.#options.delivery, messageId).then(
         (outcome) => this.#system.dispatch(context.self, { type: 'settled', messageId, outcome }),
         (error: unknown) =>
-          this.#system.dispatch(context.self, {
-            type: 'settled',
-            messageId,
-            outcome: { kind: 'unrecorded', error },
-          }),
+          this.#system.dispatch(context.self, { type: 'settled', messageId, outcome: { kind: 'unrecorded', error } }),
       );
     }
   }
