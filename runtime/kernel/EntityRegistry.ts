@@ -188,16 +188,15 @@ export class EntityRegistry<S, M> {
     return cell;
   }
 
+  /**
+   * Sweeps on a fixed beat. Sweeps may overlap while earlier passivations still flush: choosing is
+   * synchronous and a chosen entity leaves the live map at once, so none is passivated twice.
+   */
   #armSweep(): void {
     if (this.#closed) return;
     this.#sweepTimer = this.#system.clock.setTimeout(() => {
-      this.sweep().then(
-        () => this.#armSweep(),
-        (error: unknown) => {
-          this.#system.logger.error({ err: error }, 'entity sweep failed');
-          this.#armSweep();
-        },
-      );
+      this.#armSweep();
+      this.sweep().catch((error: unknown) => this.#system.logger.error({ err: error }, 'entity sweep failed'));
     }, this.#sweepEveryMs);
   }
 }
