@@ -43,7 +43,7 @@ describe('ActorSystem', () => {
     ({ system } = testSystem());
     const ref = system.spawn(system.root, 'counter-1', counter);
     for (let i = 1; i <= 100; i++) system.dispatch(ref, { type: 'add', amount: i });
-    expect(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }), 1_000)).toBe(5050);
+    expect(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(5050);
     expect(ref.path).toBe('/switchboard/counter-1');
     await until(() => cellOf(ref).processed === 101, 'the ask counted as processed');
     expect(cellOf(ref).mailbox).toBe(0);
@@ -55,7 +55,7 @@ describe('ActorSystem', () => {
     const answers = await Promise.all(
       Array.from({ length: 1_000 }, (_, i) => {
         system.dispatch(ref, { type: 'add', amount: 1 });
-        return system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }), 5_000).then((n) => [i, n]);
+        return system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 5_000).then((n) => [i, n]);
       }),
     );
     for (const [i, n] of answers) expect(n).toBe((i ?? 0) + 1);
@@ -65,7 +65,7 @@ describe('ActorSystem', () => {
     let clock;
     ({ system, clock } = testSystem());
     const ref = system.spawn(system.root, 'counter-3', counter);
-    const asked = system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'ignore', replyTo }), 500);
+    const asked = system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'ignore' as const, replyTo }), 500);
     await until(() => cellOf(ref).processed === 1, 'ignore handled');
     clock.advance(499);
     clock.advance(1);
@@ -94,7 +94,7 @@ describe('ActorSystem', () => {
       messageType: 'add',
       reason: 'stopped',
     });
-    await expect(system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }), 100)).rejects.toBeInstanceOf(
+    await expect(system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 100)).rejects.toBeInstanceOf(
       ActorStoppedError,
     );
     expect(system.lookup('/switchboard/counter-4')).toBeUndefined();

@@ -70,7 +70,7 @@ describe('EntityRegistry', () => {
     ({ system, registry } = setup());
     for (let i = 0; i < 100; i++) registry.tell(`user-${i % 10}`, { type: 'add', n: 1 });
     expect(registry.size).toBe(10);
-    expect(await registry.ask('user-3', (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }), 1_000)).toBe(10);
+    expect(await registry.ask('user-3', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(10);
     const shard = system.lookup(`/switchboard/recipients/shard-0${shardOf('user-3', 4)}`);
     expect(shard?.children?.has('r:user-3')).toBe(true);
     expect(shard?.processed).toBe(0);
@@ -99,7 +99,7 @@ describe('EntityRegistry', () => {
     await until(() => saved.get('user-1') === 5, 'state flushed');
     expect(registry.stats().passivations).toBe(1);
 
-    expect(await registry.ask('user-1', (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }), 1_000)).toBe(5);
+    expect(await registry.ask('user-1', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(5);
     expect(loads.filter((key) => key === 'user-1')).toHaveLength(2);
   });
 
@@ -112,7 +112,7 @@ describe('EntityRegistry', () => {
     registry.tell('user-9', { type: 'add', n: 100 });
     await passivated;
     expect(saved.get('user-9')).toBe(1);
-    expect(await registry.ask('user-9', (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }), 1_000)).toBe(111);
+    expect(await registry.ask('user-9', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(111);
     expect(system.deadLetters.total).toBe(0);
   });
 
