@@ -4,14 +4,15 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
 import type { Logger } from '../runtime/logging/createLogger.ts';
+import type { ActorSystem } from '../runtime/kernel/ActorSystem.ts';
+import type { Metrics } from '../runtime/metrics/createMetrics.ts';
 import type { MessageStore } from '../runtime/messages/MessageStore.ts';
-import type { Channel } from '../runtime/messages/sendRequest.ts';
 import { StoreUnavailableError } from '../runtime/persistence/StoreError.ts';
 import { bearerAuth, tokenMatches } from './middleware/bearerAuth/index.ts';
 import { requestLog } from './middleware/requestLog/index.ts';
 import { ProblemError, problemResponse } from './problem.ts';
-import { healthRoute } from './routes/health.ts';
-import { messagesRoute } from './routes/messages.ts';
+import { healthRoute, type Readiness } from './routes/health.ts';
+import { type MessagesRouteDeps, messagesRoute } from './routes/messages.ts';
 import { opsRoute } from './routes/ops.ts';
 
 export type AppDeps = {
@@ -20,16 +21,18 @@ export type AppDeps = {
   readonly operatorToken: string | undefined;
   readonly messages: MessageStore;
   readonly tenantOfApiKey: (key: string) => Promise<string | null>;
-  readonly pingStore: () => Promise<boolean>;
-  readonly dispatch: (channel: Channel, messageId: string) => void;
+  readonly readiness: () => Promise<Readiness>;
+  readonly deliver: MessagesRouteDeps['deliver'];
   readonly devOutbox: DevOutboxProvider;
+  readonly system: ActorSystem;
+  readonly metrics: Metrics;
 };
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  app.use(requestLog(deps.logger));
+  app.use(requestLog(deps.logger, deps.metrics));
 
-  app.route('/', healthRoute({ pingStore: deps.pingStore }));
+  app.route('/', healthRoute({ readiness: deps.readiness }));
 
   const v1 = new Hono<{ Variables: { principal: string } }>();
   v1.use(
@@ -46,22 +49,28 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
   v1.use(bearerAuth({ realm: 'switchboard', resolve: deps.tenantOfApiKey }));
-  v1.route('/messages', messagesRoute({ messages: deps.messages, dispatch: deps.dispatch }));
+  v1.route('/messages', messagesRoute({ messages: deps.messages, deliver: deps.deliver }));
   app.route('/v1', v1);
 
-  const ops = new Hono<{ Variables: { principal: string } }>();
   const operatorToken = deps.operatorToken;
-  ops.use(
-    bearerAuth({
-      realm: 'switchboard-ops',
-      resolve: (token) => (operatorToken !== undefined && tokenMatches(token, operatorToken) ? 'operator' : null),
-      ...(operatorToken === undefined
-        ? { disabledReason: 'the operator API is off; set SWITCHBOARD_OPERATOR_TOKEN to turn it on' }
-        : {}),
-    }),
-  );
-  ops.route('/', opsRoute({ devOutbox: deps.devOutbox }));
+  const operatorAuth = bearerAuth({
+    realm: 'switchboard-ops',
+    resolve: (token) => (operatorToken !== undefined && tokenMatches(token, operatorToken) ? 'operator' : null),
+    ...(operatorToken === undefined
+      ? { disabledReason: 'the operator API is off; set SWITCHBOARD_OPERATOR_TOKEN to turn it on' }
+      : {}),
+  });
+  const ops = new Hono<{ Variables: { principal: string } }>();
+  ops.use(operatorAuth);
+  ops.route('/', opsRoute({ devOutbox: deps.devOutbox, system: deps.system }));
   app.route('/ops', ops);
+
+  const metrics = new Hono<{ Variables: { principal: string } }>();
+  metrics.use(operatorAuth);
+  metrics.get('/', async (c) =>
+    c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }),
+  );
+  app.route('/metrics', metrics);
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `no route for ${c.req.method} ${c.req.path}`)),

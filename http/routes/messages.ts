@@ -2,12 +2,19 @@
 import { Hono } from 'hono';
 import type { MessageStore } from '../../runtime/messages/MessageStore.ts';
 import { type Channel, describeIssues, sendRequestSchema } from '../../runtime/messages/sendRequest.ts';
+
+export type AcceptedMessage = {
+  readonly id: string;
+  readonly channel: Channel;
+  readonly tenant: string;
+  readonly recipientId: string;
+};
 import { ProblemError } from '../problem.ts';
 
 export type MessagesRouteDeps = {
   readonly messages: MessageStore;
-  /** Hands an accepted message to its channel. */
-  readonly dispatch: (channel: Channel, messageId: string) => void;
+  /** Hands an accepted message to its recipient's actor. */
+  readonly deliver: (message: AcceptedMessage) => void;
 };
 
 type Env = { Variables: { principal: string } };
@@ -37,7 +44,7 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
     const tenant = c.get('principal');
     const result = await deps.messages.accept(tenant, parsed.data);
     if (!result.created) return c.json({ id: result.id, status: 'accepted', duplicate: true }, 200);
-    deps.dispatch(parsed.data.channel, result.id);
+    deps.deliver({ id: result.id, channel: parsed.data.channel, tenant, recipientId: parsed.data.to.id });
     c.header('Location', `/v1/messages/${result.id}`);
     return c.json({ id: result.id, status: 'accepted' }, 202);
   });

@@ -36,6 +36,9 @@ const commaList = z.preprocess(
   z.array(z.string()),
 );
 
+const positiveInt = (message: string, fallback: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number({ message }).int({ message }).positive({ message }).default(fallback));
+
 const environmentSchema = z.object({
   PORT: z.preprocess(
     emptyAsUndefined,
@@ -64,6 +67,11 @@ const environmentSchema = z.object({
     z.string().min(16, { message: 'a token of 16 or more characters' }).optional(),
   ),
   SWITCHBOARD_EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().min(3).default('switchboard <no-reply@localhost>')),
+  SWITCHBOARD_RECIPIENT_SHARDS: positiveInt('a whole number of shards from 1 to 256', 16).pipe(
+    z.number().max(256, { message: 'a whole number of shards from 1 to 256' }),
+  ),
+  SWITCHBOARD_RECIPIENT_IDLE_MS: positiveInt('a positive number of milliseconds', 300_000),
+  SWITCHBOARD_SHUTDOWN_GRACE_MS: positiveInt('a positive number of milliseconds', 10_000),
   SWITCHBOARD_LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z
@@ -87,6 +95,9 @@ export type Config = {
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   readonly maxBodyBytes: number;
+  readonly recipients: { readonly shards: number; readonly idleMs: number };
+  /** How long a stop waits for in-flight work before it forces. */
+  readonly shutdownGraceMs: number;
   /** `undefined` selects the embedded PGlite store in the data directory. */
   readonly databaseUrl: string | undefined;
   readonly kafkaBrokers: readonly string[];
@@ -120,6 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
     logLevel: e.SWITCHBOARD_LOG_LEVEL,
     maxBodyBytes: e.SWITCHBOARD_MAX_BODY_BYTES,
+    recipients: Object.freeze({ shards: e.SWITCHBOARD_RECIPIENT_SHARDS, idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS }),
+    shutdownGraceMs: e.SWITCHBOARD_SHUTDOWN_GRACE_MS,
     databaseUrl: e.DATABASE_URL,
     kafkaBrokers: Object.freeze([...e.KAFKA_BROKERS]),
     amqpUrl: e.AMQP_URL,

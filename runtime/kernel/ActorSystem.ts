@@ -153,7 +153,7 @@ export class ActorSystem implements CellHost {
     cell.nactRef = nact.spawn(parentCell.nactRef as nact.Ref<never>, ActorCell.handle as never, nactName(name), {
       initialState: cell as never,
     });
-    (parentCell.children ??= new Map()).set(name, cell as ActorCell);
+    (parentCell.children ??= new Map<string, ActorCell>()).set(name, cell as unknown as ActorCell);
     this.statusChanged(cell as ActorCell, undefined, 'starting');
     if (options.eager !== false) this.#enqueue(cell as ActorCell, RESTART_SIGNAL);
     return cell;
@@ -270,7 +270,7 @@ export class ActorSystem implements CellHost {
       counts[to]++;
     }
     let byStatus = this.#counts.get(cell.kind);
-    if (byStatus === undefined) this.#counts.set(cell.kind, (byStatus = new Map()));
+    if (byStatus === undefined) this.#counts.set(cell.kind, (byStatus = new Map<ActorStatus, number>()));
     if (from !== undefined) byStatus.set(from, (byStatus.get(from) ?? 1) - 1);
     if (to === 'stopped') return;
     byStatus.set(to, (byStatus.get(to) ?? 0) + 1);

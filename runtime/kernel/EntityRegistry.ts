@@ -96,7 +96,9 @@ export class EntityRegistry<S, M> {
       // Stopped by its supervisor: the name frees up once it has stopped; the message waits for that.
       this.#live.delete(key);
       this.#passivating.set(key, { done: live.whenStopped(), waiting: [] });
-      this.#afterStop(key, this.#passivating.get(key));
+      this.#afterStop(key, this.#passivating.get(key)).catch((error: unknown) =>
+        this.#system.logger.error({ err: error, key }, 'could not re-activate an entity after its stop'),
+      );
     }
     const pending = this.#passivating.get(key);
     if (pending) {

@@ -13,6 +13,13 @@ import {
 } from './messageState.ts';
 import { CHANNELS, type Channel, PRIORITIES, type SendRequest } from './sendRequest.ts';
 
+export type PendingMessage = {
+  readonly id: string;
+  readonly tenant: string;
+  readonly channel: Channel;
+  readonly recipientId: string;
+};
+
 export type AcceptResult = { readonly id: string; readonly created: boolean };
 
 export type StoredMessage = {
@@ -222,12 +229,20 @@ export class MessageStore {
     }
   }
 
-  /** Ids of messages that were accepted but have not reached a terminal state, oldest first. */
-  async pendingIds(limit: number): Promise<string[]> {
+  /** Messages accepted but not yet in a terminal state, oldest first, with what routing them needs. */
+  async pending(limit: number): Promise<PendingMessage[]> {
     try {
-      const ids = await this.#pool.anyFirst(sql.type(z.object({ id: z.string() }))`
-        SELECT id FROM messages WHERE state IN ('accepted', 'queued', 'sending') ORDER BY created_at LIMIT ${limit}`);
-      return [...ids];
+      const rows = await this.#pool.any(sql.type(
+        z.object({ id: z.string(), tenant: z.string(), channel: z.enum(CHANNELS), recipient_id: z.string() }),
+      )`
+        SELECT id, tenant, channel, recipient_id FROM messages
+         WHERE state IN ('accepted', 'queued', 'sending') ORDER BY created_at LIMIT ${limit}`);
+      return rows.map((row) => ({
+        id: row.id,
+        tenant: row.tenant,
+        channel: row.channel,
+        recipientId: row.recipient_id,
+      }));
     } catch (error) {
       throw translateStoreError(error, 'list pending messages');
     }

@@ -3,15 +3,17 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { DEFAULT_RETRY_POLICY } from '../../actors/channel/attemptDelivery.ts';
+import { RECIPIENT_STATE_VERSION } from '../../actors/recipient/RecipientActor.ts';
 import { createApp } from '../../http/createApp.ts';
 import { type ActorTree, assembleTree } from '../../supervisors/assembleTree.ts';
 import { ApiKeyStore } from '../auth/ApiKeyStore.ts';
 import { type Config, describeConfig } from '../config/loadConfig.ts';
 import type { Logger } from '../logging/createLogger.ts';
 import { MessageStore } from '../messages/MessageStore.ts';
-import type { Channel } from '../messages/sendRequest.ts';
+import { createMetrics, type Metrics } from '../metrics/createMetrics.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { type Database, openDatabase } from '../persistence/openDatabase.ts';
+import { SnapshotStore } from '../persistence/SnapshotStore.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 
 export type SwitchboardStatus = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -32,21 +34,33 @@ export class LifecycleError extends Error {
   }
 }
 
+type Parts = {
+  readonly database: Database;
+  readonly snapshots: SnapshotStore;
+  readonly tree: ActorTree;
+  readonly metrics: Metrics;
+  readonly server: ServerType;
+};
+
 export class Switchboard {
   #status: SwitchboardStatus = 'starting';
   #stopping: Promise<void> | undefined;
   readonly config: Config;
   readonly database: Database;
+  readonly snapshots: SnapshotStore;
   readonly tree: ActorTree;
+  readonly metrics: Metrics;
   readonly #server: ServerType;
   readonly #logger: Logger;
 
-  private constructor(config: Config, logger: Logger, database: Database, tree: ActorTree, server: ServerType) {
+  private constructor(config: Config, logger: Logger, parts: Parts) {
     this.config = config;
     this.#logger = logger;
-    this.database = database;
-    this.tree = tree;
-    this.#server = server;
+    this.database = parts.database;
+    this.snapshots = parts.snapshots;
+    this.tree = parts.tree;
+    this.metrics = parts.metrics;
+    this.#server = parts.server;
   }
 
   get status(): SwitchboardStatus {
@@ -65,6 +79,7 @@ export class Switchboard {
     logger.info({ parts: describeConfig(config) }, 'switchboard starting');
 
     const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    let tree: ActorTree | undefined;
     try {
       const migration = await migrate(database.pool);
       logger.info(
@@ -83,29 +98,32 @@ export class Switchboard {
       }
 
       const messages = new MessageStore(database.pool);
-      const tree = assembleTree({
+      const snapshots = new SnapshotStore(database.pool, { currentVersion: RECIPIENT_STATE_VERSION, clock });
+      // The tree reports outcomes to metrics, which in turn read the tree: the first is wired once both exist.
+      const metricsSink: { current?: Metrics } = {};
+      const builtTree = assembleTree({
         config,
         store: messages,
+        snapshots,
         clock,
         logger,
         retry: DEFAULT_RETRY_POLICY,
+        onOutcome: (channel, outcome) => metricsSink.current?.recordOutcome(channel, outcome.kind),
         onPossibleDuplicate: (message) =>
           logger.warn(
             { messageId: message.id, channel: message.channel },
             'message was interrupted while sending; sending again (possible duplicate)',
           ),
       });
-      const dispatch = (channel: Channel, id: string): void => {
-        const actor = tree.channels.get(channel);
-        if (actor === undefined) throw new Error(`no actor for channel ${channel}`);
-        actor.deliver(id);
-      };
+      tree = builtTree;
+      const metrics = createMetrics({
+        system: builtTree.system,
+        registries: new Map([['recipients', () => builtTree.recipients.stats()]]),
+      });
+      metricsSink.current = metrics;
 
-      const pending = await messages.pendingIds(1_000_000);
-      for (const id of pending) {
-        const message = await messages.load(id);
-        if (message) dispatch(message.channel, id);
-      }
+      const pending = await messages.pending(1_000_000);
+      for (const message of pending) builtTree.deliver(message);
       if (pending.length > 0) logger.info({ count: pending.length }, 're-queued unfinished messages');
 
       const app = createApp({
@@ -114,26 +132,32 @@ export class Switchboard {
         operatorToken: config.operatorToken,
         messages,
         tenantOfApiKey: (key) => apiKeys.tenantOf(key),
-        pingStore: () => database.ping(),
-        dispatch,
-        devOutbox: tree.devOutbox,
+        readiness: async () => ({
+          store: await database.ping(),
+          escalations: builtTree.system.rootEscalations(),
+        }),
+        deliver: (message) => builtTree.deliver(message),
+        devOutbox: builtTree.devOutbox,
+        system: builtTree.system,
+        metrics,
       });
       const server = await listen(app.fetch, config.port);
-      const service = new Switchboard(config, logger, database, tree, server);
+      const service = new Switchboard(config, logger, { database, snapshots, tree: builtTree, metrics, server });
       service.#status = 'running';
       logger.info({ port: service.port, store: database.mode }, 'switchboard ready');
       return service;
     } catch (error) {
+      await tree?.stop().catch(() => {});
       await database.close().catch(() => {});
       throw error;
     }
   }
 
   /**
-   * Stops accepting HTTP requests, lets in-flight deliveries finish (up to `graceMs`), then closes the
-   * store. Idempotent; a second call returns the first call's promise.
+   * Stops accepting HTTP requests, flushes recipient state, lets in-flight deliveries finish (up to
+   * `graceMs`), then closes the store. Idempotent; a second call returns the first call's promise.
    */
-  stop(graceMs = 10_000): Promise<void> {
+  stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     if (this.#status === 'starting') return Promise.reject(new LifecycleError('stop', this.#status));
     this.#stopping ??= (async () => {
       this.#status = 'stopping';
@@ -143,12 +167,12 @@ export class Switchboard {
       const drained = Promise.all([closed, this.tree.stop()]).then(() => 'drained' as const);
       const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), graceMs).unref());
       if ((await Promise.race([drained, deadline])) === 'deadline') {
-        this.#logger.warn(
-          { graceMs },
-          'grace period over; closing with deliveries still in flight (they resume at next start)',
-        );
+        this.#logger.warn({ graceMs }, 'grace period over; closing with work in flight (it resumes at next start)');
         (this.#server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }
+      await this.snapshots
+        .close()
+        .catch((error: unknown) => this.#logger.error({ err: error }, 'snapshot flush failed at stop'));
       await this.database.close();
       this.#status = 'stopped';
       this.#logger.info('switchboard stopped');

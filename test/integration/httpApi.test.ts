@@ -72,7 +72,7 @@ describe('HTTP API', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: 'up' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: 'up', actors: 'ok' } });
   });
 
   it('answers 401 problem documents without a valid key', async () => {

@@ -158,9 +158,14 @@ describe.each(stores)('persistence on %s', (_name, open) => {
 
   it('lists unfinished messages for recovery', async () => {
     const { id } = await messages.accept('t1', send());
-    expect(await messages.pendingIds(100_000)).toContain(id);
+    expect(await messages.pending(100_000)).toContainEqual({
+      id,
+      tenant: 't1',
+      channel: 'email',
+      recipientId: 'user-1',
+    });
     await messages.transition(id, 'failed', { error: 'test' });
-    expect(await messages.pendingIds(100_000)).not.toContain(id);
+    expect((await messages.pending(100_000)).map((m) => m.id)).not.toContain(id);
   });
 
   it('stores API keys hashed and resolves them to their tenant', async () => {

@@ -2,11 +2,19 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../../runtime/logging/createLogger.ts';
 
-export function requestLog(logger: Logger, now: () => number = performance.now.bind(performance)): MiddlewareHandler {
+/** Where request counts go; the route pattern (not the raw path) keeps label sets small. */
+export type RequestCounter = { recordRequest(method: string, route: string, status: number): void };
+
+export function requestLog(
+  logger: Logger,
+  counter?: RequestCounter,
+  now: () => number = performance.now.bind(performance),
+): MiddlewareHandler {
   return async (c, next) => {
     const started = now();
     await next();
     const status = c.res.status;
+    counter?.recordRequest(c.req.method, c.req.routePath, status);
     const line = {
       method: c.req.method,
       path: c.req.path,
