@@ -55,7 +55,9 @@ describe('ActorSystem', () => {
     const answers = await Promise.all(
       Array.from({ length: 1_000 }, (_, i) => {
         system.dispatch(ref, { type: 'add', amount: 1 });
-        return system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 5_000).then((n) => [i, n]);
+        return system
+          .ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 5_000)
+          .then((n) => [i, n]);
       }),
     );
     for (const [i, n] of answers) expect(n).toBe((i ?? 0) + 1);
@@ -94,9 +96,9 @@ describe('ActorSystem', () => {
       messageType: 'add',
       reason: 'stopped',
     });
-    await expect(system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 100)).rejects.toBeInstanceOf(
-      ActorStoppedError,
-    );
+    await expect(
+      system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 100),
+    ).rejects.toBeInstanceOf(ActorStoppedError);
     expect(system.lookup('/switchboard/counter-4')).toBeUndefined();
   });
 

@@ -18,11 +18,11 @@ function setup(idleMs = 60_000) {
     init: () => null,
     receive: (s: null) => s,
   });
-  let registry: EntityRegistry<number, Msg> | undefined;
+  const holder: { registry?: EntityRegistry<number, Msg> } = {};
   const behavior: ActorBehavior<number, Msg> = {
     kind: 'recipient',
     init(context) {
-      const key = registry?.keyOf(context) ?? '';
+      const key = holder.registry?.keyOf(context) ?? '';
       loads.push(key);
       return saved.get(key) ?? 0;
     },
@@ -35,10 +35,11 @@ function setup(idleMs = 60_000) {
     },
     async onStop(state, context) {
       await Promise.resolve();
-      saved.set(registry?.keyOf(context) ?? '', state);
+      saved.set(holder.registry?.keyOf(context) ?? '', state);
     },
   };
-  registry = new EntityRegistry({ system, parent: supervisor, shards: 4, prefix: 'r', behavior, idleMs });
+  const registry = new EntityRegistry({ system, parent: supervisor, shards: 4, prefix: 'r', behavior, idleMs });
+  holder.registry = registry;
   return { system, clock, registry, saved, loads };
 }
 
@@ -70,7 +71,9 @@ describe('EntityRegistry', () => {
     ({ system, registry } = setup());
     for (let i = 0; i < 100; i++) registry.tell(`user-${i % 10}`, { type: 'add', n: 1 });
     expect(registry.size).toBe(10);
-    expect(await registry.ask('user-3', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(10);
+    expect(await registry.ask('user-3', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(
+      10,
+    );
     const shard = system.lookup(`/switchboard/recipients/shard-0${shardOf('user-3', 4)}`);
     expect(shard?.children?.has('r:user-3')).toBe(true);
     expect(shard?.processed).toBe(0);
@@ -99,7 +102,9 @@ describe('EntityRegistry', () => {
     await until(() => saved.get('user-1') === 5, 'state flushed');
     expect(registry.stats().passivations).toBe(1);
 
-    expect(await registry.ask('user-1', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(5);
+    expect(await registry.ask('user-1', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(
+      5,
+    );
     expect(loads.filter((key) => key === 'user-1')).toHaveLength(2);
   });
 
@@ -112,7 +117,9 @@ describe('EntityRegistry', () => {
     registry.tell('user-9', { type: 'add', n: 100 });
     await passivated;
     expect(saved.get('user-9')).toBe(1);
-    expect(await registry.ask('user-9', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(111);
+    expect(await registry.ask('user-9', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(
+      111,
+    );
     expect(system.deadLetters.total).toBe(0);
   });
 
@@ -126,12 +133,13 @@ describe('EntityRegistry', () => {
     expect(saved.get('user-49')).toBe(49);
   });
 
-  it('marks entity cells with their key', async () => {
+  it('marks entity cells with their key', () => {
     let registry;
     ({ system, registry } = setup());
     registry.tell('user-1', { type: 'add', n: 1 });
-    const entity = system.lookup(`/switchboard/recipients/shard-0${shardOf('user-1', 4)}/r:user-1`) as
-      ActorCell | undefined;
+    const entity: ActorCell | undefined = system.lookup(
+      `/switchboard/recipients/shard-0${shardOf('user-1', 4)}/r:user-1`,
+    );
     expect(entity?.entityKey).toBe('user-1');
   });
 });
