@@ -107,9 +107,37 @@ export class ActorCell<S = unknown, M = unknown> implements ActorRef<M>, ActorCo
     return this.#stopped;
   }
 
-  /** nact's handler for every cell: the state nact passes is the cell itself. */
-  static handle(this: void, cell: ActorCell, message: unknown): Promise<ActorCell> {
-    return cell.#take(message).then(() => cell);
+  /**
+   * nact's handler for every cell: the state nact passes is the cell itself. A running actor whose
+   * handler answers synchronously is served without allocating a promise (nact awaits either).
+   */
+  static handle(this: void, cell: ActorCell, message: unknown): ActorCell | Promise<ActorCell> {
+    if (cell.status !== 'running' || typeof message === 'symbol') return cell.#take(message).then(() => cell);
+    cell.mailbox--;
+    cell.lastActivity = cell.host.now();
+    let next: unknown;
+    try {
+      next = cell.behavior.receive(cell.state, message, cell);
+    } catch (error) {
+      cell.#failedOn(message, error);
+      return cell;
+    }
+    if (typeof (next as { then?: unknown } | null)?.then === 'function') {
+      return (next as Promise<unknown>).then(
+        (state) => {
+          cell.state = state;
+          cell.processed++;
+          return cell;
+        },
+        (error: unknown) => {
+          cell.#failedOn(message, error);
+          return cell;
+        },
+      );
+    }
+    cell.state = next;
+    cell.processed++;
+    return cell;
   }
 
   async #take(message: unknown): Promise<void> {
@@ -152,10 +180,14 @@ export class ActorCell<S = unknown, M = unknown> implements ActorRef<M>, ActorCo
       this.state = await this.behavior.receive(this.state as S, message as M, this);
       this.processed++;
     } catch (error) {
-      // The message that failed cannot be retried by the kernel; it is recorded, never silently lost.
-      this.host.deadLetter(this.#any, message, 'failed');
-      this.#fail(error);
+      this.#failedOn(message, error);
     }
+  }
+
+  /** The message that failed cannot be retried by the kernel; it is recorded, never silently lost. */
+  #failedOn(message: unknown, error: unknown): void {
+    this.host.deadLetter(this.#any, message, 'failed');
+    this.#fail(error);
   }
 
   #fail(error: unknown): void {
