@@ -24,6 +24,8 @@ export interface CellHost {
   stopped(cell: ActorCell): void;
   /** A stop hook (the state flush) threw: the state it should have saved may be lost. */
   stopHookFailed(cell: ActorCell, error: unknown): void;
+  /** Supervision itself threw (a strategy's `decide`): the actor cannot be supervised and is stopped. */
+  supervisionFailed(cell: ActorCell, error: unknown): void;
 }
 
 export type StatusCounts = Record<ActorStatus, number>;
@@ -112,7 +114,16 @@ export class ActorCell<S = unknown, M = unknown> implements ActorRef<M>, ActorCo
    * handler answers synchronously is served without allocating a promise (nact awaits either).
    */
   static handle(this: void, cell: ActorCell, message: unknown): ActorCell | Promise<ActorCell> {
-    if (cell.status !== 'running' || typeof message === 'symbol') return cell.#take(message).then(() => cell);
+    if (cell.status !== 'running' || typeof message === 'symbol') {
+      // Nothing may reach nact as a crash: its own fault handling can leave an actor busy forever.
+      return cell.#take(message).then(
+        () => cell,
+        (error: unknown) => {
+          cell.host.supervisionFailed(cell.#any, error);
+          return cell;
+        },
+      );
+    }
     cell.mailbox--;
     cell.lastActivity = cell.host.now();
     let next: unknown;
@@ -193,7 +204,11 @@ export class ActorCell<S = unknown, M = unknown> implements ActorRef<M>, ActorCo
   #fail(error: unknown): void {
     this.failures++;
     this.lastError = maskText(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 500);
-    this.host.failed(this.#any, error);
+    try {
+      this.host.failed(this.#any, error);
+    } catch (supervisionError) {
+      this.host.supervisionFailed(this.#any, supervisionError);
+    }
   }
 
   /** Builds the state (first start, or a restart after backoff), then replays what arrived meanwhile, in order. */

@@ -290,6 +290,14 @@ export class ActorSystem implements CellHost {
     );
   }
 
+  supervisionFailed(cell: ActorCell, error: unknown): void {
+    this.#escalationCount++;
+    this.logger.error({ actor: cell.path, kind: cell.kind, err: error }, 'supervision failed; stopping the actor');
+    this.stop(cell).catch((stopError: unknown) =>
+      this.logger.error({ actor: cell.path, err: stopError }, 'could not stop an actor whose supervision failed'),
+    );
+  }
+
   /** Stop hooks (state flushes) that threw since start. */
   get stopHookFailures(): number {
     return this.#stopHookFailures;

@@ -209,6 +209,20 @@ describe('supervision', () => {
     expect(inits.count).toBe(2);
   });
 
+  it('stops an actor whose supervision decision throws, without wedging it', async () => {
+    ({ system } = testSystem());
+    const broken = restartWithBackoff({
+      decide: () => {
+        throw new Error('strategy bug');
+      },
+    });
+    const ref = system.spawn(system.root, 'unsupervisable', worker([], { count: 0 }), { supervision: broken });
+    system.dispatch(ref, { type: 'crash' });
+    await until(() => cell(ref).status === 'stopped', 'stopped after the supervision failure');
+    system.dispatch(ref, { type: 'work', id: 1 });
+    expect(system.deadLetters.counts()).toMatchObject({ failed: 1, stopped: 1 });
+  });
+
   it('retries a start that failed, keeping the message that triggered it', async () => {
     ({ system, clock } = testSystem());
     let failStart = true;
