@@ -1,7 +1,6 @@
 // The hono application: ingress under /v1 (API keys), operator API under /ops (operator token),
 // health checks; one error handler turns every failure into a problem document.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
 import type { Logger } from '../runtime/logging/createLogger.ts';
 import type { ActorSystem } from '../runtime/kernel/ActorSystem.ts';
@@ -18,6 +17,7 @@ import { opsRoute } from './routes/ops.ts';
 export type AppDeps = {
   readonly logger: Logger;
   readonly maxBodyBytes: number;
+  readonly maxBatchBodyBytes: number;
   readonly operatorToken: string | undefined;
   readonly messages: MessageStore;
   readonly tenantOfApiKey: (key: string) => Promise<string | null>;
@@ -35,21 +35,16 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/', healthRoute({ readiness: deps.readiness }));
 
   const v1 = new Hono<{ Variables: { principal: string } }>();
-  v1.use(
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: () => {
-        throw new ProblemError(
-          413,
-          'payload-too-large',
-          'Payload too large',
-          `the body is larger than ${deps.maxBodyBytes} bytes`,
-        );
-      },
+  v1.use(bearerAuth({ realm: 'switchboard', resolve: deps.tenantOfApiKey }));
+  v1.route(
+    '/messages',
+    messagesRoute({
+      messages: deps.messages,
+      deliver: deps.deliver,
+      maxBodyBytes: deps.maxBodyBytes,
+      maxBatchBodyBytes: deps.maxBatchBodyBytes,
     }),
   );
-  v1.use(bearerAuth({ realm: 'switchboard', resolve: deps.tenantOfApiKey }));
-  v1.route('/messages', messagesRoute({ messages: deps.messages, deliver: deps.deliver }));
   app.route('/v1', v1);
 
   const operatorToken = deps.operatorToken;

@@ -1,7 +1,17 @@
-// /v1/messages: accept a send (202, or 200 for a repeated idempotency key) and show a message's state.
-import { Hono } from 'hono';
+// /v1/messages: accept a send (202, or 200 for a repeated idempotency key), accept up to 1,000 in one
+// request with a result per item, and show a message's state.
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
 import type { MessageStore } from '../../runtime/messages/MessageStore.ts';
-import { type Channel, describeIssues, sendRequestSchema } from '../../runtime/messages/sendRequest.ts';
+import {
+  type Channel,
+  describeIssues,
+  type SendRequest,
+  sendRequestSchema,
+} from '../../runtime/messages/sendRequest.ts';
+import { StoreUnavailableError } from '../../runtime/persistence/StoreError.ts';
+import { ProblemError } from '../problem.ts';
 
 export type AcceptedMessage = {
   readonly id: string;
@@ -9,37 +19,64 @@ export type AcceptedMessage = {
   readonly tenant: string;
   readonly recipientId: string;
 };
-import { ProblemError } from '../problem.ts';
 
 export type MessagesRouteDeps = {
   readonly messages: MessageStore;
   /** Hands an accepted message to its recipient's actor. */
   readonly deliver: (message: AcceptedMessage) => void;
+  readonly maxBodyBytes: number;
+  readonly maxBatchBodyBytes: number;
 };
 
+export const MAX_BATCH = 1_000;
+
+/** One item's outcome in a batch response; `status` is what a single POST would have answered. */
+export type BatchItemResult =
+  | { readonly index: number; readonly status: 202; readonly id: string; readonly state: 'accepted' }
+  | {
+      readonly index: number;
+      readonly status: 200;
+      readonly id: string;
+      readonly state: 'accepted';
+      readonly duplicate: true;
+    }
+  | { readonly index: number; readonly status: 400; readonly errors: ReturnType<typeof describeIssues> }
+  | { readonly index: number; readonly status: 503; readonly error: string };
+
 type Env = { Variables: { principal: string } };
+
+const batchSchema = z.object({ messages: z.array(z.unknown()).min(1).max(MAX_BATCH) }).strict();
+
+function limit(maxSize: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ProblemError(413, 'payload-too-large', 'Payload too large', `the body is larger than ${maxSize} bytes`);
+    },
+  });
+}
+
+function templateProblem(request: SendRequest): ReturnType<typeof describeIssues> | undefined {
+  return request.template
+    ? [{ path: 'template.id', message: `template ${request.template.id} does not exist` }]
+    : undefined;
+}
 
 export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
   const app = new Hono<Env>();
 
-  app.post('/', async (c) => {
-    const body = await readJson(c.req.raw);
-    const parsed = sendRequestSchema.safeParse(body);
+  app.post('/', limit(deps.maxBodyBytes), async (c) => {
+    const parsed = sendRequestSchema.safeParse(await readJson(c.req.raw));
     if (!parsed.success) {
       throw new ProblemError(400, 'invalid-message', 'Invalid message', 'the message does not match the schema', {
         extensions: { errors: describeIssues(parsed.error) },
       });
     }
-    if (parsed.data.template) {
-      throw new ProblemError(
-        400,
-        'invalid-message',
-        'Invalid message',
-        `template ${parsed.data.template.id} does not exist`,
-        {
-          extensions: { errors: [{ path: 'template.id', message: 'no template with this id' }] },
-        },
-      );
+    const templateErrors = templateProblem(parsed.data);
+    if (templateErrors) {
+      throw new ProblemError(400, 'invalid-message', 'Invalid message', templateErrors[0]?.message, {
+        extensions: { errors: templateErrors },
+      });
     }
     const tenant = c.get('principal');
     const result = await deps.messages.accept(tenant, parsed.data);
@@ -47,6 +84,50 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
     deps.deliver({ id: result.id, channel: parsed.data.channel, tenant, recipientId: parsed.data.to.id });
     c.header('Location', `/v1/messages/${result.id}`);
     return c.json({ id: result.id, status: 'accepted' }, 202);
+  });
+
+  app.post('/batch', limit(deps.maxBatchBodyBytes), async (c) => {
+    const body = batchSchema.safeParse(await readJson(c.req.raw));
+    if (!body.success) {
+      throw new ProblemError(
+        400,
+        'invalid-batch',
+        'Invalid batch',
+        `send { "messages": [...] } with 1 to ${MAX_BATCH} messages`,
+      );
+    }
+    const tenant = c.get('principal');
+    const results = new Array<BatchItemResult>(body.data.messages.length);
+    const valid: Array<{ index: number; request: SendRequest }> = [];
+    body.data.messages.forEach((raw, index) => {
+      const parsed = sendRequestSchema.safeParse(raw);
+      const errors = parsed.success ? templateProblem(parsed.data) : describeIssues(parsed.error);
+      if (errors || !parsed.success) results[index] = { index, status: 400, errors: errors ?? [] };
+      else valid.push({ index, request: parsed.data });
+    });
+    const settled = await Promise.allSettled(
+      deps.messages.acceptMany(valid.map(({ request }) => ({ tenant, request }))),
+    );
+    settled.forEach((outcome, i) => {
+      const { index, request } = valid[i] as { index: number; request: SendRequest };
+      if (outcome.status === 'rejected') {
+        if (!(outcome.reason instanceof StoreUnavailableError)) throw outcome.reason;
+        results[index] = { index, status: 503, error: 'the message store is unavailable; retry this item later' };
+      } else if (outcome.value.created) {
+        deps.deliver({ id: outcome.value.id, channel: request.channel, tenant, recipientId: request.to.id });
+        results[index] = { index, status: 202, id: outcome.value.id, state: 'accepted' };
+      } else {
+        results[index] = { index, status: 200, id: outcome.value.id, state: 'accepted', duplicate: true };
+      }
+    });
+    const count = (status: number) => results.filter((result) => result.status === status).length;
+    if (valid.length > 0 && count(503) === valid.length && count(400) === 0) {
+      throw new StoreUnavailableError('every item of the batch failed to be written');
+    }
+    return c.json(
+      { accepted: count(202), duplicates: count(200), invalid: count(400), unavailable: count(503), results },
+      200,
+    );
   });
 
   app.get('/:id', async (c) => {

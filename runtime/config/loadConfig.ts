@@ -67,6 +67,7 @@ const environmentSchema = z.object({
     z.string().min(16, { message: 'a token of 16 or more characters' }).optional(),
   ),
   SWITCHBOARD_EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().min(3).default('switchboard <no-reply@localhost>')),
+  SWITCHBOARD_MAX_BATCH_BODY_BYTES: positiveInt('a positive number of bytes', 16_777_216),
   SWITCHBOARD_RECIPIENT_SHARDS: positiveInt('a whole number of shards from 1 to 256', 16).pipe(
     z.number().max(256, { message: 'a whole number of shards from 1 to 256' }),
   ),
@@ -95,6 +96,8 @@ export type Config = {
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   readonly maxBodyBytes: number;
+  /** Largest body of `POST /v1/messages/batch`. */
+  readonly maxBatchBodyBytes: number;
   readonly recipients: { readonly shards: number; readonly idleMs: number };
   /** How long a stop waits for in-flight work before it forces. */
   readonly shutdownGraceMs: number;
@@ -131,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
     logLevel: e.SWITCHBOARD_LOG_LEVEL,
     maxBodyBytes: e.SWITCHBOARD_MAX_BODY_BYTES,
+    maxBatchBodyBytes: e.SWITCHBOARD_MAX_BATCH_BODY_BYTES,
     recipients: Object.freeze({ shards: e.SWITCHBOARD_RECIPIENT_SHARDS, idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS }),
     shutdownGraceMs: e.SWITCHBOARD_SHUTDOWN_GRACE_MS,
     databaseUrl: e.DATABASE_URL,

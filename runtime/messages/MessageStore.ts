@@ -1,9 +1,11 @@
 // Durable record of every message: acceptance with idempotency, state transitions with their events,
 // and an outbox row written in the same transaction as each terminal transition.
-import { randomUUID } from 'node:crypto';
 import { type DatabasePool, type DatabaseTransactionConnection, sql } from 'slonik';
 import { z } from 'zod';
+import { GroupCommit, type GroupCommitStats } from '../persistence/GroupCommit.ts';
 import { translateStoreError } from '../persistence/StoreError.ts';
+import { type Clock, systemClock } from '../time/Clock.ts';
+import { type AcceptItem, type AcceptResult, acceptBatch } from './acceptBatch.ts';
 import {
   IllegalTransitionError,
   MESSAGE_STATES,
@@ -20,7 +22,17 @@ export type PendingMessage = {
   readonly recipientId: string;
 };
 
-export type AcceptResult = { readonly id: string; readonly created: boolean };
+export type MessageStoreOptions = {
+  readonly clock?: Clock;
+  /** Most sends per acceptance transaction. */
+  readonly maxBatch?: number;
+  /** Most sends waiting for a transaction; past it, sends are refused as overloaded. */
+  readonly maxQueued?: number;
+  /** Pause after a failed acceptance batch before the next try. */
+  readonly retryAfterFailureMs?: number;
+};
+
+export type { AcceptItem, AcceptResult };
 
 export type StoredMessage = {
   readonly id: string;
@@ -121,39 +133,41 @@ function toStoredMessage(row: z.output<typeof messageRow>): StoredMessage {
 /** Reads and writes messages; every method is one transaction. */
 export class MessageStore {
   readonly #pool: DatabasePool;
+  readonly #acceptWriter: GroupCommit<AcceptItem, AcceptResult>;
 
-  constructor(pool: DatabasePool) {
+  constructor(pool: DatabasePool, options: MessageStoreOptions = {}) {
     this.#pool = pool;
+    this.#acceptWriter = new GroupCommit((items) => acceptBatch(pool, items), {
+      name: 'message acceptance',
+      maxBatch: options.maxBatch ?? 1_000,
+      maxQueued: options.maxQueued ?? 50_000,
+      retryAfterFailureMs: options.retryAfterFailureMs ?? 500,
+      clock: options.clock ?? systemClock(),
+    });
   }
 
   /**
-   * Writes an accepted message and its first event. A repeated `(tenant, idempotencyKey)` returns
-   * the first message's id with `created: false` and writes nothing.
+   * Durably accepts a send; resolves once its batch has committed. A repeated `(tenant,
+   * idempotencyKey)` resolves to the first message's id with `created: false` and writes nothing.
+   * @throws {StoreUnavailableError} (or its StoreOverloadedError) when the send was not written.
    */
-  async accept(tenant: string, request: SendRequest): Promise<AcceptResult> {
-    const id = randomUUID();
-    try {
-      return await this.#pool.transaction(async (tx) => {
-        const inserted = await tx.maybeOneFirst(sql.type(z.object({ id: z.string() }))`
-          INSERT INTO messages (id, tenant, idempotency_key, channel, priority, recipient_id, recipient, content, template,
-                                metadata, campaign_id, send_at, state)
-          VALUES (${id}, ${tenant}, ${request.idempotencyKey ?? null}, ${request.channel}, ${request.priority}, ${request.to.id},
-                  ${sql.jsonb(request.to)}, ${request.content ? sql.jsonb(request.content) : null},
-                  ${request.template ? sql.jsonb(request.template) : null}, ${request.metadata ? sql.jsonb(request.metadata as Record<string, never>) : null},
-                  ${request.campaignId ?? null}, ${request.sendAt ?? null}, 'accepted')
-          ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-          RETURNING id`);
-        if (inserted !== null) {
-          await tx.query(sql.unsafe`INSERT INTO message_events (message_id, state) VALUES (${id}, 'accepted')`);
-          return { id: inserted, created: true };
-        }
-        const first = await tx.oneFirst(sql.type(z.object({ id: z.string() }))`
-          SELECT id FROM messages WHERE tenant = ${tenant} AND idempotency_key = ${request.idempotencyKey ?? null}`);
-        return { id: first, created: false };
-      });
-    } catch (error) {
-      throw translateStoreError(error, 'accept a message');
-    }
+  accept(tenant: string, request: SendRequest): Promise<AcceptResult> {
+    return this.#acceptWriter.submit({ tenant, request });
+  }
+
+  /** Accepts several sends; they share batches, and each result settles on its own. */
+  acceptMany(items: readonly AcceptItem[]): Array<Promise<AcceptResult>> {
+    return this.#acceptWriter.submitAll(items);
+  }
+
+  /** Batching figures of the acceptance writer. */
+  acceptStats(): GroupCommitStats {
+    return this.#acceptWriter.stats();
+  }
+
+  /** Writes what is queued and refuses further writes. */
+  close(): Promise<void> {
+    return this.#acceptWriter.close();
   }
 
   /** The message with its transitions, or null when this tenant has no such message. */

@@ -36,6 +36,7 @@ export class LifecycleError extends Error {
 
 type Parts = {
   readonly database: Database;
+  readonly messages: MessageStore;
   readonly snapshots: SnapshotStore;
   readonly tree: ActorTree;
   readonly metrics: Metrics;
@@ -47,6 +48,8 @@ export class Switchboard {
   #stopping: Promise<void> | undefined;
   readonly config: Config;
   readonly database: Database;
+  /** The in-process API: durable acceptance and reads. */
+  readonly messages: MessageStore;
   readonly snapshots: SnapshotStore;
   readonly tree: ActorTree;
   readonly metrics: Metrics;
@@ -57,6 +60,7 @@ export class Switchboard {
     this.config = config;
     this.#logger = logger;
     this.database = parts.database;
+    this.messages = parts.messages;
     this.snapshots = parts.snapshots;
     this.tree = parts.tree;
     this.metrics = parts.metrics;
@@ -97,7 +101,7 @@ export class Switchboard {
         logger.info({ file: bootstrap.file }, 'using the generated API key from the data directory');
       }
 
-      const messages = new MessageStore(database.pool);
+      const messages = new MessageStore(database.pool, { clock });
       const snapshots = new SnapshotStore(database.pool, { currentVersion: RECIPIENT_STATE_VERSION, clock });
       // The tree reports outcomes to metrics, which in turn read the tree: the first is wired once both exist.
       const metricsSink: { current?: Metrics } = {};
@@ -129,6 +133,7 @@ export class Switchboard {
       const app = createApp({
         logger,
         maxBodyBytes: config.maxBodyBytes,
+        maxBatchBodyBytes: config.maxBatchBodyBytes,
         operatorToken: config.operatorToken,
         messages,
         tenantOfApiKey: (key) => apiKeys.tenantOf(key),
@@ -142,7 +147,14 @@ export class Switchboard {
         metrics,
       });
       const server = await listen(app.fetch, config.port);
-      const service = new Switchboard(config, logger, { database, snapshots, tree: builtTree, metrics, server });
+      const service = new Switchboard(config, logger, {
+        database,
+        messages,
+        snapshots,
+        tree: builtTree,
+        metrics,
+        server,
+      });
       service.#status = 'running';
       logger.info({ port: service.port, store: database.mode }, 'switchboard ready');
       return service;
@@ -164,7 +176,10 @@ export class Switchboard {
       this.#logger.info({ graceMs }, 'switchboard stopping');
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       (this.#server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      const drained = Promise.all([closed, this.tree.stop()]).then(() => 'drained' as const);
+      const drained = closed
+        .then(() => this.messages.close())
+        .then(() => this.tree.stop())
+        .then(() => 'drained' as const);
       const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), graceMs).unref());
       if ((await Promise.race([drained, deadline])) === 'deadline') {
         this.#logger.warn({ graceMs }, 'grace period over; closing with work in flight (it resumes at next start)');

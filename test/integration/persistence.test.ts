@@ -114,6 +114,44 @@ describe.each(stores)('persistence on %s', (_name, open) => {
     expect(results.filter((r) => r.created)).toHaveLength(1);
   });
 
+  it('group-commits a thousand concurrent sends into a few transactions', async () => {
+    const before = messages.acceptStats().batches;
+    const results = await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) =>
+        messages.accept('bulk', send({ to: { id: `u-${i}`, email: `u${i}@example.com` } })),
+      ),
+    );
+    expect(new Set(results.map((r) => r.id)).size).toBe(1_000);
+    expect(results.every((r) => r.created)).toBe(true);
+    expect(messages.acceptStats().batches - before).toBeLessThanOrEqual(5);
+    const stored = await store.database.pool.oneFirst(
+      sql.type(
+        z.object({ n: z.number() }),
+      )`SELECT count(*)::int AS n FROM messages m JOIN message_events e ON e.message_id = m.id WHERE m.tenant = 'bulk'`,
+    );
+    expect(stored).toBe(1_000);
+  });
+
+  it('answers the first id for a key repeated within one batch and against an earlier batch', async () => {
+    const first = await messages.accept('t3', send({ idempotencyKey: 'dup-earlier' }));
+    const results = await Promise.all(
+      messages.acceptMany([
+        { tenant: 't3', request: send({ idempotencyKey: 'dup-same-batch' }) },
+        { tenant: 't3', request: send({ idempotencyKey: 'dup-same-batch' }) },
+        { tenant: 't3', request: send({ idempotencyKey: 'dup-earlier' }) },
+        { tenant: 't4', request: send({ idempotencyKey: 'dup-same-batch' }) },
+      ]),
+    );
+    expect(results[0]?.created).toBe(true);
+    expect(results[1]).toEqual({ id: results[0]?.id, created: false });
+    expect(results[2]).toEqual({ id: first.id, created: false });
+    expect(results[3]?.created).toBe(true);
+    const rows = await store.database.pool.oneFirst(
+      sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM messages WHERE tenant IN ('t3', 't4')`,
+    );
+    expect(rows).toBe(3);
+  });
+
   it('hides another tenant’s message', async () => {
     const { id } = await messages.accept('t1', send());
     expect(await messages.find('t2', id)).toBeNull();
