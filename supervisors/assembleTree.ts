@@ -17,6 +17,7 @@ import type { ActorBehavior, ActorRef } from '../runtime/kernel/ActorRef.ts';
 import { ActorSystem } from '../runtime/kernel/ActorSystem.ts';
 import { EntityRegistry } from '../runtime/kernel/EntityRegistry.ts';
 import type { Logger } from '../runtime/logging/createLogger.ts';
+import type { MessageState } from '../runtime/messages/messageState.ts';
 import type { MessageStore, StoredMessage } from '../runtime/messages/MessageStore.ts';
 import { CHANNELS, type Channel } from '../runtime/messages/sendRequest.ts';
 import type { Clock } from '../runtime/time/Clock.ts';
@@ -27,12 +28,16 @@ export type ActorTree = {
   readonly channels: ReadonlyMap<Channel, ChannelActorType>;
   readonly recipients: EntityRegistry<RecipientState, RecipientMessage>;
   readonly devOutbox: DevOutboxProvider;
-  /** Routes an accepted message through its recipient's actor to its channel. */
+  /**
+   * Routes a message: an accepted one through its recipient's actor, one the recipient has already
+   * taken (`queued`, or `sending` when recovered) straight to its channel.
+   */
   deliver(message: {
     readonly id: string;
     readonly channel: Channel;
     readonly tenant: string;
     readonly recipientId: string;
+    readonly state?: MessageState;
   }): void;
   /** Flushes recipients, waits for in-flight deliveries, closes providers and stops every actor. */
   stop(): Promise<void>;
@@ -53,8 +58,13 @@ export type AssembleTreeOptions = {
 /** A supervisor only parents; it never handles per-message traffic. */
 const SUPERVISOR: ActorBehavior<null, never> = { kind: 'supervisor', init: () => null, receive: (state) => state };
 
-/** The recipient key: recipients are per tenant. */
+/** The recipient key: recipients are per tenant. Tenant names never contain `:`. */
 export const recipientKey = (tenant: string, recipientId: string): string => `${tenant}:${recipientId}`;
+
+export function splitRecipientKey(key: string): { tenant: string; recipientId: string } {
+  const colon = key.indexOf(':');
+  return { tenant: key.slice(0, colon), recipientId: key.slice(colon + 1) };
+}
 
 export function assembleTree(options: AssembleTreeOptions): ActorTree {
   const { config, logger, clock } = options;
@@ -116,8 +126,12 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     idleMs: config.recipients.idleMs,
     behavior: recipientBehavior({
       snapshots: options.snapshots,
+      take: (messageId, recipientSeq) => options.store.transition(messageId, 'queued', { recipientSeq }),
+      takenAfter: (key, afterSeq) => {
+        const { tenant, recipientId } = splitRecipientKey(key);
+        return options.store.recipientMessagesAfter(tenant, recipientId, afterSeq);
+      },
       deliver: deliverToChannel,
-      now: () => clock.now(),
       registry: () => recipients,
     }),
   });
@@ -129,6 +143,10 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     recipients,
     devOutbox,
     deliver(message) {
+      if (message.state === 'queued' || message.state === 'sending') {
+        deliverToChannel(message.channel, message.id);
+        return;
+      }
       recipients.tell(recipientKey(message.tenant, message.recipientId), {
         type: 'deliver',
         messageId: message.id,

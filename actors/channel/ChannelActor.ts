@@ -6,11 +6,14 @@ import type { ActorSystem } from '../../runtime/kernel/ActorSystem.ts';
 import type { Logger } from '../../runtime/logging/createLogger.ts';
 import type { Channel } from '../../runtime/messages/sendRequest.ts';
 import type { Clock, TimerHandle } from '../../runtime/time/Clock.ts';
-import { attemptDelivery, type DeliveryDeps, type DeliveryOutcome } from './attemptDelivery.ts';
+import { attemptDelivery, type DeliveryDeps, type DeliveryOutcome, recordSent } from './attemptDelivery.ts';
 
 /** The ChannelActor's protocol. */
 export type ChannelMessage =
-  | { readonly type: 'deliver'; readonly messageId: string }
+  /** `retry` marks the delivery a backoff timer sends; other deliveries of a message waiting out its backoff are ignored. */
+  | { readonly type: 'deliver'; readonly messageId: string; readonly retry?: true }
+  /** The provider has it; only its `sent` record is still to be written. */
+  | { readonly type: 'record'; readonly messageId: string; readonly provider: string }
   | { readonly type: 'settled'; readonly messageId: string; readonly outcome: DeliveryOutcome };
 
 export type ChannelStats = {
@@ -127,11 +130,27 @@ export class ChannelActor {
   #handle(state: ChannelState, message: ChannelMessage, context: ActorContext<ChannelMessage>): ChannelState {
     switch (message.type) {
       case 'deliver':
+        if (!message.retry && state.timers.has(message.messageId)) break;
         state.timers.delete(message.messageId);
         if (this.#accepting && !state.queuedIds.has(message.messageId) && !state.inFlight.has(message.messageId)) {
           state.queue.push(message.messageId);
           state.queuedIds.add(message.messageId);
         }
+        break;
+      case 'record':
+        state.timers.delete(message.messageId);
+        if (!this.#accepting || state.inFlight.has(message.messageId)) break;
+        state.inFlight.add(message.messageId);
+        this.#track(
+          recordSent(this.#options.delivery.store, message.messageId, message.provider),
+          message.messageId,
+          context,
+          {
+            kind: 'unrecorded',
+            providerAccepted: true,
+            provider: message.provider,
+          },
+        );
         break;
       case 'settled':
         state.inFlight.delete(message.messageId);
@@ -149,12 +168,27 @@ export class ChannelActor {
       if (messageId === undefined) return;
       state.queuedIds.delete(messageId);
       state.inFlight.add(messageId);
-      attemptDelivery(this.#options.delivery, messageId).then(
-        (outcome) => this.#system.dispatch(context.self, { type: 'settled', messageId, outcome }),
-        (error: unknown) =>
-          this.#system.dispatch(context.self, { type: 'settled', messageId, outcome: { kind: 'unrecorded', error } }),
-      );
+      this.#track(attemptDelivery(this.#options.delivery, messageId), messageId, context, {
+        kind: 'unrecorded',
+        providerAccepted: false,
+      });
     }
+  }
+
+  /** Reports a delivery's outcome back to the actor as a message; a thrown error becomes `unrecorded`. */
+  #track(
+    work: Promise<DeliveryOutcome>,
+    messageId: string,
+    context: ActorContext<ChannelMessage>,
+    onError:
+      | { kind: 'unrecorded'; providerAccepted: false }
+      | { kind: 'unrecorded'; providerAccepted: true; provider: string },
+  ): void {
+    work.then(
+      (outcome) => this.#system.dispatch(context.self, { type: 'settled', messageId, outcome }),
+      (error: unknown) =>
+        this.#system.dispatch(context.self, { type: 'settled', messageId, outcome: { ...onError, error } }),
+    );
   }
 
   #settle(
@@ -186,24 +220,35 @@ export class ChannelActor {
           { messageId, channel: this.channel, delayMs: outcome.delayMs, error: outcome.error },
           'delivery will be retried',
         );
-        this.#later(state, messageId, outcome.delayMs, context);
+        this.#later(state, { type: 'deliver', messageId, retry: true }, outcome.delayMs, context);
         return;
       case 'unrecorded':
         logger.error(
-          { messageId, channel: this.channel, err: outcome.error },
-          'store failed during delivery; will try again',
+          { messageId, channel: this.channel, err: outcome.error, providerAccepted: outcome.providerAccepted },
+          outcome.providerAccepted
+            ? 'store failed to record a sent message; will record it again (the provider is not asked twice)'
+            : 'store failed during delivery; will try again',
         );
-        this.#later(state, messageId, this.#options.storeRetryMs, context);
+        this.#later(
+          state,
+          outcome.providerAccepted
+            ? { type: 'record', messageId, provider: outcome.provider }
+            : { type: 'deliver', messageId, retry: true },
+          this.#options.storeRetryMs,
+          context,
+        );
         return;
     }
   }
 
-  #later(state: ChannelState, messageId: string, delayMs: number, context: ActorContext<ChannelMessage>): void {
+  #later(
+    state: ChannelState,
+    message: Extract<ChannelMessage, { type: 'deliver' | 'record' }>,
+    delayMs: number,
+    context: ActorContext<ChannelMessage>,
+  ): void {
     if (!this.#accepting) return;
-    const timer = this.#options.clock.setTimeout(
-      () => this.#system.dispatch(context.self, { type: 'deliver', messageId }),
-      delayMs,
-    );
-    state.timers.set(messageId, timer);
+    const timer = this.#options.clock.setTimeout(() => this.#system.dispatch(context.self, message), delayMs);
+    state.timers.set(message.messageId, timer);
   }
 }

@@ -16,8 +16,17 @@ export type DeliveryOutcome =
   | { readonly kind: 'dead'; readonly error: string }
   | { readonly kind: 'retry'; readonly delayMs: number; readonly error: string }
   | { readonly kind: 'skipped'; readonly reason: string }
-  /** The provider answered but the store could not record it; the message is retried from the store. */
-  | { readonly kind: 'unrecorded'; readonly error: unknown };
+  /**
+   * The store failed under the attempt. With `providerAccepted` the provider already has the message:
+   * only its `sent` record is retried, never the send; without it, the whole delivery is retried.
+   */
+  | { readonly kind: 'unrecorded'; readonly error: unknown; readonly providerAccepted: false }
+  | {
+      readonly kind: 'unrecorded';
+      readonly error: unknown;
+      readonly providerAccepted: true;
+      readonly provider: string;
+    };
 
 export type DeliveryDeps = {
   readonly store: MessageStore;
@@ -40,23 +49,30 @@ export function toOutgoing(message: StoredMessage): OutgoingMessage {
   };
 }
 
+/** Records `sent` for a message the provider already accepted, after the store failed to. */
+export async function recordSent(store: MessageStore, messageId: string, provider: string): Promise<DeliveryOutcome> {
+  try {
+    await store.transition(messageId, 'sent', { provider });
+    return { kind: 'sent', provider };
+  } catch (error) {
+    if (error instanceof IllegalTransitionError) return { kind: 'skipped', reason: error.message };
+    return { kind: 'unrecorded', error, providerAccepted: true, provider };
+  }
+}
+
+/** Delivers a message its recipient has taken (`queued`), or one recovered in `sending`. */
 export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Promise<DeliveryOutcome> {
   let message = await deps.store.load(messageId);
   if (message === null) return { kind: 'skipped', reason: 'no such message' };
   if (message.state === 'sending') {
     // An earlier attempt was interrupted between the provider and the store.
     deps.onPossibleDuplicate?.(message);
-    message = await deps.store.transition(messageId, 'queued', {
-      error: 'attempt interrupted; sending again',
-    });
+    message = await deps.store.transition(messageId, 'queued', { error: 'attempt interrupted; sending again' });
   }
-  if (message.state !== 'accepted' && message.state !== 'queued')
-    return { kind: 'skipped', reason: `already ${message.state}` };
+  if (message.state === 'accepted') return { kind: 'skipped', reason: 'not yet taken by its recipient' };
+  if (message.state !== 'queued') return { kind: 'skipped', reason: `already ${message.state}` };
   try {
-    message = await deps.store.transition(messageId, 'sending', {
-      provider: deps.provider.name,
-      countAttempt: true,
-    });
+    message = await deps.store.transition(messageId, 'sending', { provider: deps.provider.name, countAttempt: true });
   } catch (error) {
     if (error instanceof IllegalTransitionError) return { kind: 'skipped', reason: error.message };
     throw error;
@@ -65,12 +81,6 @@ export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Pr
   let failure: ProviderError;
   try {
     await deps.provider.send(toOutgoing(message));
-    try {
-      await deps.store.transition(messageId, 'sent', { provider: deps.provider.name });
-    } catch (error) {
-      return { kind: 'unrecorded', error };
-    }
-    return { kind: 'sent', provider: deps.provider.name };
   } catch (error) {
     failure =
       error instanceof ProviderError
@@ -79,21 +89,31 @@ export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Pr
             retriable: true,
             cause: error,
           });
+    return settleFailure(deps, message, failure);
   }
+  try {
+    await deps.store.transition(messageId, 'sent', { provider: deps.provider.name });
+  } catch (error) {
+    return { kind: 'unrecorded', error, providerAccepted: true, provider: deps.provider.name };
+  }
+  return { kind: 'sent', provider: deps.provider.name };
+}
 
+async function settleFailure(
+  deps: DeliveryDeps,
+  message: StoredMessage,
+  failure: ProviderError,
+): Promise<DeliveryOutcome> {
   const reason = failure.code ? `${failure.message} (${failure.code})` : failure.message;
+  const detail = { provider: deps.provider.name, error: reason };
   if (!failure.retriable) {
-    await deps.store.transition(messageId, 'failed', { provider: deps.provider.name, error: reason });
+    await deps.store.transition(message.id, 'failed', detail);
     return { kind: 'failed', error: reason };
   }
   if (message.attempts >= deps.retry.maxAttempts) {
-    await deps.store.transition(messageId, 'dead', { provider: deps.provider.name, error: reason });
+    await deps.store.transition(message.id, 'dead', detail);
     return { kind: 'dead', error: reason };
   }
-  await deps.store.transition(messageId, 'queued', { provider: deps.provider.name, error: reason });
-  return {
-    kind: 'retry',
-    delayMs: fullJitterDelay(deps.retry, message.attempts, deps.random),
-    error: reason,
-  };
+  await deps.store.transition(message.id, 'queued', detail);
+  return { kind: 'retry', delayMs: fullJitterDelay(deps.retry, message.attempts, deps.random), error: reason };
 }

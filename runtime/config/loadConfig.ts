@@ -68,6 +68,8 @@ const environmentSchema = z.object({
   ),
   SWITCHBOARD_EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().min(3).default('switchboard <no-reply@localhost>')),
   SWITCHBOARD_MAX_BATCH_BODY_BYTES: positiveInt('a positive number of bytes', 16_777_216),
+  SWITCHBOARD_BACKLOG_SWEEP_MS: positiveInt('a positive number of milliseconds', 5_000),
+  SWITCHBOARD_BACKLOG_AGE_MS: positiveInt('a positive number of milliseconds', 30_000),
   SWITCHBOARD_RECIPIENT_SHARDS: positiveInt('a whole number of shards from 1 to 256', 16).pipe(
     z.number().max(256, { message: 'a whole number of shards from 1 to 256' }),
   ),
@@ -99,6 +101,8 @@ export type Config = {
   /** Largest body of `POST /v1/messages/batch`. */
   readonly maxBatchBodyBytes: number;
   readonly recipients: { readonly shards: number; readonly idleMs: number };
+  /** Accepted or queued messages untouched for `ageMs` are routed again, checked every `sweepEveryMs`. */
+  readonly backlog: { readonly sweepEveryMs: number; readonly ageMs: number };
   /** How long a stop waits for in-flight work before it forces. */
   readonly shutdownGraceMs: number;
   /** `undefined` selects the embedded PGlite store in the data directory. */
@@ -137,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     maxBatchBodyBytes: e.SWITCHBOARD_MAX_BATCH_BODY_BYTES,
     recipients: Object.freeze({ shards: e.SWITCHBOARD_RECIPIENT_SHARDS, idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS }),
     shutdownGraceMs: e.SWITCHBOARD_SHUTDOWN_GRACE_MS,
+    backlog: Object.freeze({ sweepEveryMs: e.SWITCHBOARD_BACKLOG_SWEEP_MS, ageMs: e.SWITCHBOARD_BACKLOG_AGE_MS }),
     databaseUrl: e.DATABASE_URL,
     kafkaBrokers: Object.freeze([...e.KAFKA_BROKERS]),
     amqpUrl: e.AMQP_URL,

@@ -1,58 +1,29 @@
-// Durable record of every message: acceptance with idempotency, state transitions with their events,
-// and an outbox row written in the same transaction as each terminal transition.
-import { type DatabasePool, type DatabaseTransactionConnection, sql } from 'slonik';
+// Durable record of every message: group-committed acceptance with idempotency, group-committed state
+// transitions with their events (and an outbox row with each terminal transition), and reads.
+import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { GroupCommit, type GroupCommitStats } from '../persistence/GroupCommit.ts';
 import { translateStoreError } from '../persistence/StoreError.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 import { type AcceptItem, type AcceptResult, acceptBatch } from './acceptBatch.ts';
-import {
-  IllegalTransitionError,
-  MESSAGE_STATES,
-  type MessageState,
-  statesLeadingTo,
-  TERMINAL_STATES,
-} from './messageState.ts';
-import { CHANNELS, type Channel, PRIORITIES, type SendRequest } from './sendRequest.ts';
+import { MESSAGE_STATES, type MessageState } from './messageState.ts';
+import { CHANNELS, type Channel } from './sendRequest.ts';
+import { epochMs, iso, MESSAGE_COLUMNS, messageRow, type StoredMessage, toStoredMessage } from './storedMessage.ts';
+import { type DeliveryEvent, type TransitionDetail, type TransitionItem, transitionBatch } from './transitionBatch.ts';
 
+export type { AcceptItem, AcceptResult, DeliveryEvent, StoredMessage, TransitionDetail };
+
+/** A message accepted but not finished, with what routing it needs. */
 export type PendingMessage = {
   readonly id: string;
   readonly tenant: string;
   readonly channel: Channel;
   readonly recipientId: string;
-};
-
-export type MessageStoreOptions = {
-  readonly clock?: Clock;
-  /** Most sends per acceptance transaction. */
-  readonly maxBatch?: number;
-  /** Most sends waiting for a transaction; past it, sends are refused as overloaded. */
-  readonly maxQueued?: number;
-  /** Pause after a failed acceptance batch before the next try. */
-  readonly retryAfterFailureMs?: number;
-};
-
-export type { AcceptItem, AcceptResult };
-
-export type StoredMessage = {
-  readonly id: string;
-  readonly tenant: string;
-  readonly idempotencyKey: string | null;
-  readonly channel: Channel;
-  readonly priority: SendRequest['priority'];
-  readonly to: SendRequest['to'];
-  readonly content: SendRequest['content'] | null;
-  readonly template: SendRequest['template'] | null;
-  readonly metadata: Record<string, unknown> | null;
-  readonly campaignId: string | null;
-  readonly sendAt: string | null;
   readonly state: MessageState;
-  readonly attempts: number;
-  readonly provider: string | null;
-  readonly lastError: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
 };
+
+/** What a recipient's state is rebuilt from: the messages it took after its snapshot. */
+export type RecipientMessage = { readonly recipientSeq: number; readonly channel: Channel; readonly createdAt: string };
 
 export type Transition = {
   readonly state: MessageState;
@@ -62,87 +33,44 @@ export type Transition = {
   readonly detail: string | null;
 };
 
-export type TransitionDetail = {
-  readonly provider?: string;
-  readonly error?: string;
-  readonly countAttempt?: boolean;
+export type MessageStoreOptions = {
+  readonly clock?: Clock;
+  /** Most sends per acceptance transaction (and transitions per transition transaction). */
+  readonly maxBatch?: number;
+  /** Most writes waiting for a transaction; past it, writes are refused as overloaded. */
+  readonly maxQueued?: number;
+  /** Pause after a failed batch before the next try. */
+  readonly retryAfterFailureMs?: number;
 };
 
-/** The delivery event published for a terminal transition (ARCHITECTURE §6). */
-export type DeliveryEvent = {
-  readonly messageId: string;
-  readonly idempotencyKey: string | null;
-  readonly channel: Channel;
-  readonly recipientId: string;
-  readonly status: MessageState;
-  readonly provider: string | null;
-  readonly attempt: number;
-  readonly at: string;
-  readonly error?: string;
-};
-
-// slonik returns timestamptz as epoch milliseconds and validates rows without applying transforms.
-const epochMs = z.number();
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-const messageRow = z.object({
+const pendingRow = z.object({
   id: z.string(),
   tenant: z.string(),
-  idempotency_key: z.string().nullable(),
   channel: z.enum(CHANNELS),
-  priority: z.enum(PRIORITIES),
-  recipient: z.record(z.string(), z.unknown()),
-  content: z.record(z.string(), z.unknown()).nullable(),
-  template: z.record(z.string(), z.unknown()).nullable(),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
-  campaign_id: z.string().nullable(),
-  send_at: epochMs.nullable(),
+  recipient_id: z.string(),
   state: z.enum(MESSAGE_STATES),
-  attempts: z.number(),
-  provider: z.string().nullable(),
-  last_error: z.string().nullable(),
-  created_at: epochMs,
-  updated_at: epochMs,
 });
 
-const MESSAGE_COLUMNS = sql.fragment`id, tenant, idempotency_key, channel, priority, recipient, content, template, metadata,
-  campaign_id, send_at, state, attempts, provider, last_error, created_at, updated_at`;
-
-function toStoredMessage(row: z.output<typeof messageRow>): StoredMessage {
-  return {
-    id: row.id,
-    tenant: row.tenant,
-    idempotencyKey: row.idempotency_key,
-    channel: row.channel,
-    priority: row.priority,
-    to: row.recipient as SendRequest['to'],
-    content: row.content,
-    template: row.template as SendRequest['template'] | null,
-    metadata: row.metadata,
-    campaignId: row.campaign_id,
-    sendAt: row.send_at === null ? null : iso(row.send_at),
-    state: row.state,
-    attempts: row.attempts,
-    provider: row.provider,
-    lastError: row.last_error,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
-  };
-}
-
-/** Reads and writes messages; every method is one transaction. */
 export class MessageStore {
   readonly #pool: DatabasePool;
   readonly #acceptWriter: GroupCommit<AcceptItem, AcceptResult>;
+  readonly #transitionWriter: GroupCommit<TransitionItem, StoredMessage>;
 
   constructor(pool: DatabasePool, options: MessageStoreOptions = {}) {
     this.#pool = pool;
-    this.#acceptWriter = new GroupCommit((items) => acceptBatch(pool, items), {
-      name: 'message acceptance',
+    const common = {
       maxBatch: options.maxBatch ?? 1_000,
       maxQueued: options.maxQueued ?? 50_000,
       retryAfterFailureMs: options.retryAfterFailureMs ?? 500,
       clock: options.clock ?? systemClock(),
+    };
+    this.#acceptWriter = new GroupCommit((items) => acceptBatch(pool, items), {
+      ...common,
+      name: 'message acceptance',
+    });
+    this.#transitionWriter = new GroupCommit((items) => transitionBatch(pool, items), {
+      ...common,
+      name: 'message transitions',
     });
   }
 
@@ -151,7 +79,7 @@ export class MessageStore {
    * idempotencyKey)` resolves to the first message's id with `created: false` and writes nothing.
    * @throws {StoreUnavailableError} (or its StoreOverloadedError) when the send was not written.
    */
-  accept(tenant: string, request: SendRequest): Promise<AcceptResult> {
+  accept(tenant: string, request: AcceptItem['request']): Promise<AcceptResult> {
     return this.#acceptWriter.submit({ tenant, request });
   }
 
@@ -160,14 +88,32 @@ export class MessageStore {
     return this.#acceptWriter.submitAll(items);
   }
 
-  /** Batching figures of the acceptance writer. */
+  /**
+   * Moves a message to `to`, recording the event; a terminal state also writes its outbox row, in the
+   * same transaction. Transitions of many messages share transactions.
+   * @throws {IllegalTransitionError} when the message is not in a state that may lead to `to`.
+   */
+  transition(id: string, to: MessageState, detail: TransitionDetail = {}): Promise<StoredMessage> {
+    return this.#transitionWriter.submit({ id, to, detail });
+  }
+
+  /** Batching figures of the writers. */
   acceptStats(): GroupCommitStats {
     return this.#acceptWriter.stats();
   }
 
-  /** Writes what is queued and refuses further writes. */
+  transitionStats(): GroupCommitStats {
+    return this.#transitionWriter.stats();
+  }
+
+  /** Writes what is queued and refuses further acceptance; transitions keep working until closeTransitions. */
   close(): Promise<void> {
     return this.#acceptWriter.close();
+  }
+
+  /** Writes the queued transitions and refuses further ones (after the actors have stopped). */
+  closeTransitions(): Promise<void> {
+    return this.#transitionWriter.close();
   }
 
   /** The message with its transitions, or null when this tenant has no such message. */
@@ -189,10 +135,7 @@ export class MessageStore {
           }),
         )`SELECT state, at, attempt, provider, detail FROM message_events WHERE message_id = ${id} ORDER BY id`,
       );
-      return {
-        ...toStoredMessage(row),
-        transitions: events.map((event) => ({ ...event, at: iso(event.at) })),
-      };
+      return { ...toStoredMessage(row), transitions: events.map((event) => ({ ...event, at: iso(event.at) })) };
     } catch (error) {
       throw translateStoreError(error, 'read a message');
     }
@@ -210,80 +153,51 @@ export class MessageStore {
     }
   }
 
-  /**
-   * Moves a message to `to`, recording the event; a terminal state also writes its outbox row, in the
-   * same transaction.
-   * @throws {IllegalTransitionError} when the message is not in a state that may lead to `to`.
-   */
-  async transition(id: string, to: MessageState, detail: TransitionDetail = {}): Promise<StoredMessage> {
-    const from = statesLeadingTo(to);
-    try {
-      return await this.#pool.transaction(async (tx) => {
-        const row = await tx.maybeOne(sql.type(messageRow)`
-          UPDATE messages
-             SET state = ${to},
-                 attempts = attempts + ${detail.countAttempt ? 1 : 0},
-                 provider = COALESCE(${detail.provider ?? null}, provider),
-                 last_error = ${detail.error ?? null},
-                 updated_at = now()
-           WHERE id = ${id} AND state = ANY(${sql.array(from, 'text')})
-          RETURNING ${MESSAGE_COLUMNS}`);
-        if (row === null) {
-          const current = await tx.maybeOneFirst(
-            sql.type(z.object({ state: z.enum(MESSAGE_STATES) }))`SELECT state FROM messages WHERE id = ${id}`,
-          );
-          throw new IllegalTransitionError(id, current ?? undefined, to);
-        }
-        const message = toStoredMessage(row);
-        await recordEvent(tx, message, detail);
-        return message;
-      });
-    } catch (error) {
-      throw translateStoreError(error, `move a message to ${to}`);
-    }
-  }
-
-  /** Messages accepted but not yet in a terminal state, oldest first, with what routing them needs. */
+  /** Messages accepted but not yet in a terminal state, oldest first. */
   async pending(limit: number): Promise<PendingMessage[]> {
     try {
-      const rows = await this.#pool.any(sql.type(
-        z.object({ id: z.string(), tenant: z.string(), channel: z.enum(CHANNELS), recipient_id: z.string() }),
-      )`
-        SELECT id, tenant, channel, recipient_id FROM messages
+      const rows = await this.#pool.any(sql.type(pendingRow)`
+        SELECT id, tenant, channel, recipient_id, state FROM messages
          WHERE state IN ('accepted', 'queued', 'sending') ORDER BY created_at LIMIT ${limit}`);
-      return rows.map((row) => ({
-        id: row.id,
-        tenant: row.tenant,
-        channel: row.channel,
-        recipientId: row.recipient_id,
-      }));
+      return rows.map(toPending);
     } catch (error) {
       throw translateStoreError(error, 'list pending messages');
     }
   }
+
+  /** The backlog: accepted or queued messages untouched for `olderThanMs`, oldest first. */
+  async stale(olderThanMs: number, limit: number): Promise<PendingMessage[]> {
+    try {
+      const rows = await this.#pool.any(sql.type(pendingRow)`
+        SELECT id, tenant, channel, recipient_id, state FROM messages
+         WHERE state IN ('accepted', 'queued') AND updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
+         ORDER BY updated_at LIMIT ${limit}`);
+      return rows.map(toPending);
+    } catch (error) {
+      throw translateStoreError(error, 'list the backlog');
+    }
+  }
+
+  /** The recipient's messages with a recipient sequence above `afterSeq`, in sequence order. */
+  async recipientMessagesAfter(tenant: string, recipientId: string, afterSeq: number): Promise<RecipientMessage[]> {
+    try {
+      const rows = await this.#pool.any(sql.type(
+        z.object({ recipient_seq: z.bigint(), channel: z.enum(CHANNELS), created_at: epochMs }),
+      )`
+        SELECT recipient_seq, channel, created_at FROM messages
+         WHERE tenant = ${tenant} AND recipient_id = ${recipientId} AND recipient_seq > ${afterSeq}
+         ORDER BY recipient_seq`);
+      return rows.map((row) => ({
+        recipientSeq: Number(row.recipient_seq),
+        channel: row.channel,
+        createdAt: iso(row.created_at),
+      }));
+    } catch (error) {
+      throw translateStoreError(error, 'read a recipient’s messages');
+    }
+  }
 }
 
-async function recordEvent(
-  tx: DatabaseTransactionConnection,
-  message: StoredMessage,
-  detail: TransitionDetail,
-): Promise<void> {
-  const at = await tx.oneFirst(sql.type(z.object({ at: epochMs }))`
-    INSERT INTO message_events (message_id, state, attempt, provider, detail)
-    VALUES (${message.id}, ${message.state}, ${message.attempts}, ${detail.provider ?? null}, ${detail.error ?? null})
-    RETURNING at`);
-  if (!TERMINAL_STATES.has(message.state)) return;
-  const event: DeliveryEvent = {
-    messageId: message.id,
-    idempotencyKey: message.idempotencyKey,
-    channel: message.channel,
-    recipientId: message.to.id,
-    status: message.state,
-    provider: message.provider,
-    attempt: message.attempts,
-    at: iso(at),
-    ...(detail.error ? { error: detail.error } : {}),
-  };
-  await tx.query(sql.unsafe`
-    INSERT INTO outbox (message_id, recipient_id, event) VALUES (${message.id}, ${message.to.id}, ${sql.jsonb(event)})`);
+function toPending(row: z.output<typeof pendingRow>): PendingMessage {
+  return { id: row.id, tenant: row.tenant, channel: row.channel, recipientId: row.recipient_id, state: row.state };
 }

@@ -15,6 +15,8 @@ export type Metrics = {
   readonly registry: Registry;
   /** Counts one message reaching an outcome on a channel. */
   recordOutcome(channel: string, outcome: string): void;
+  /** Counts a message sent again after it was found in `sending` (the provider may have it twice). */
+  recordPossibleDuplicate(channel: string): void;
   /** Counts one HTTP request by route and status. */
   recordRequest(method: string, route: string, status: number): void;
 };
@@ -169,8 +171,16 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
   });
 
+  const possibleDuplicates = new Counter({
+    name: 'switchboard_possible_duplicates_total',
+    help: 'Messages sent again after an interrupted attempt, by channel',
+    labelNames: ['channel'],
+    registers: [registry],
+  });
+
   return {
     registry,
+    recordPossibleDuplicate: (channel) => possibleDuplicates.inc({ channel }),
     recordOutcome: (channel, outcome) => outcomes.inc({ channel, outcome }),
     recordRequest: (method, route, status) => requests.inc({ method, route, status: String(status) }),
   };

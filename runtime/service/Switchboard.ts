@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from '../metrics/createMetrics.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { type Database, openDatabase } from '../persistence/openDatabase.ts';
 import { SnapshotStore } from '../persistence/SnapshotStore.ts';
+import { BacklogSweeper } from './BacklogSweeper.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 
 export type SwitchboardStatus = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -37,6 +38,7 @@ export class LifecycleError extends Error {
 type Parts = {
   readonly database: Database;
   readonly messages: MessageStore;
+  readonly sweeper: BacklogSweeper;
   readonly snapshots: SnapshotStore;
   readonly tree: ActorTree;
   readonly metrics: Metrics;
@@ -54,6 +56,7 @@ export class Switchboard {
   readonly tree: ActorTree;
   readonly metrics: Metrics;
   readonly #server: ServerType;
+  readonly #sweeper: BacklogSweeper;
   readonly #logger: Logger;
 
   private constructor(config: Config, logger: Logger, parts: Parts) {
@@ -61,6 +64,7 @@ export class Switchboard {
     this.#logger = logger;
     this.database = parts.database;
     this.messages = parts.messages;
+    this.#sweeper = parts.sweeper;
     this.snapshots = parts.snapshots;
     this.tree = parts.tree;
     this.metrics = parts.metrics;
@@ -113,11 +117,13 @@ export class Switchboard {
         logger,
         retry: DEFAULT_RETRY_POLICY,
         onOutcome: (channel, outcome) => metricsSink.current?.recordOutcome(channel, outcome.kind),
-        onPossibleDuplicate: (message) =>
+        onPossibleDuplicate: (message) => {
+          metricsSink.current?.recordPossibleDuplicate(message.channel);
           logger.warn(
             { messageId: message.id, channel: message.channel },
             'message was interrupted while sending; sending again (possible duplicate)',
-          ),
+          );
+        },
       });
       tree = builtTree;
       const metrics = createMetrics({
@@ -128,7 +134,20 @@ export class Switchboard {
 
       const pending = await messages.pending(1_000_000);
       for (const message of pending) builtTree.deliver(message);
-      if (pending.length > 0) logger.info({ count: pending.length }, 're-queued unfinished messages');
+      if (pending.length > 0) {
+        const inSending = pending.filter((message) => message.state === 'sending').length;
+        logger.info({ count: pending.length, inSending }, 're-queued unfinished messages');
+      }
+      const sweeper = new BacklogSweeper({
+        store: messages,
+        deliver: (message) => builtTree.deliver(message),
+        clock,
+        logger,
+        everyMs: config.backlog.sweepEveryMs,
+        olderThanMs: config.backlog.ageMs,
+        limit: 5_000,
+      });
+      sweeper.start();
 
       const app = createApp({
         logger,
@@ -151,6 +170,7 @@ export class Switchboard {
         database,
         messages,
         snapshots,
+        sweeper,
         tree: builtTree,
         metrics,
         server,
@@ -176,9 +196,11 @@ export class Switchboard {
       this.#logger.info({ graceMs }, 'switchboard stopping');
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       (this.#server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      this.#sweeper.stop();
       const drained = closed
         .then(() => this.messages.close())
         .then(() => this.tree.stop())
+        .then(() => this.messages.closeTransitions())
         .then(() => 'drained' as const);
       const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), graceMs).unref());
       if ((await Promise.race([drained, deadline])) === 'deadline') {

@@ -150,7 +150,7 @@ describe('HTTP API', () => {
     );
     expect(view.provider).toBe('smtp');
     expect(view.attempts).toBe(1);
-    expect(view.transitions.map((t) => t.state)).toEqual(['accepted', 'sending', 'sent']);
+    expect(view.transitions.map((t) => t.state)).toEqual(['accepted', 'queued', 'sending', 'sent']);
 
     const again = await post(email({ idempotencyKey: 'otp-1' }));
     expect(again.status).toBe(200);

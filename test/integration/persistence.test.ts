@@ -160,13 +160,14 @@ describe.each(stores)('persistence on %s', (_name, open) => {
 
   it('walks the state machine and writes one outbox row for the terminal transition', async () => {
     const { id } = await messages.accept('t1', send({ idempotencyKey: 'walk-1' }));
+    await messages.transition(id, 'queued', { recipientSeq: 1 });
     await messages.transition(id, 'sending', { provider: 'smtp', countAttempt: true });
     const sent = await messages.transition(id, 'sent', { provider: 'smtp' });
     expect(sent.state).toBe('sent');
     expect(sent.attempts).toBe(1);
     expect(sent.provider).toBe('smtp');
     const found = await messages.find('t1', id);
-    expect(found?.transitions.map((t) => t.state)).toEqual(['accepted', 'sending', 'sent']);
+    expect(found?.transitions.map((t) => t.state)).toEqual(['accepted', 'queued', 'sending', 'sent']);
     const events = await store.database.pool.anyFirst(
       sql.type(
         z.object({ event: z.record(z.string(), z.unknown()) }),
@@ -194,6 +195,37 @@ describe.each(stores)('persistence on %s', (_name, open) => {
     expect(outboxRows).toBe(0);
   });
 
+  it('applies many transitions in one transaction, refusing only the illegal ones', async () => {
+    const accepted = await Promise.all(Array.from({ length: 50 }, () => messages.accept('t5', send())));
+    const before = messages.transitionStats().batches;
+    const moved = await Promise.allSettled([
+      ...accepted.map(({ id }, i) => messages.transition(id, 'queued', { recipientSeq: i + 1 })),
+      messages.transition(accepted[0]?.id ?? '', 'sent'),
+    ]);
+    expect(moved.slice(0, 50).every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+    const illegal = moved[50];
+    expect(illegal?.status === 'rejected' && illegal.reason).toBeInstanceOf(IllegalTransitionError);
+    expect(messages.transitionStats().batches - before).toBeLessThanOrEqual(3);
+    const taken = await messages.recipientMessagesAfter('t5', 'user-1', 45);
+    expect(taken.map((m) => m.recipientSeq)).toEqual([46, 47, 48, 49, 50]);
+    expect(taken[0]?.channel).toBe('email');
+  });
+
+  it('lists the backlog: accepted or queued messages untouched for a while', async () => {
+    const { id } = await messages.accept('t6', send());
+    expect((await messages.stale(60_000, 10_000)).map((m) => m.id)).not.toContain(id);
+    await store.database.pool.query(
+      sql.unsafe`UPDATE messages SET updated_at = now() - interval '2 minutes' WHERE id = ${id}`,
+    );
+    expect(await messages.stale(60_000, 10_000)).toContainEqual({
+      id,
+      tenant: 't6',
+      channel: 'email',
+      recipientId: 'user-1',
+      state: 'accepted',
+    });
+  });
+
   it('lists unfinished messages for recovery', async () => {
     const { id } = await messages.accept('t1', send());
     expect(await messages.pending(100_000)).toContainEqual({
@@ -201,6 +233,7 @@ describe.each(stores)('persistence on %s', (_name, open) => {
       tenant: 't1',
       channel: 'email',
       recipientId: 'user-1',
+      state: 'accepted',
     });
     await messages.transition(id, 'failed', { error: 'test' });
     expect((await messages.pending(100_000)).map((m) => m.id)).not.toContain(id);
