@@ -29,7 +29,7 @@ export type EntityRegistryStats = {
   readonly passivations: number;
 };
 
-const SAFE_KEY = /^[A-Za-z0-9_.@-]{1,150}$/;
+const SAFE_KEY = /^[A-Za-z0-9_.:@-]{1,150}$/;
 
 /** `r:user-42` for plain keys; a digest for keys with other characters, so the name stays deterministic and valid. */
 export function entityName(prefix: string, key: string): string {

@@ -46,6 +46,7 @@ function setup(idleMs = 60_000) {
 describe('entity names and shards', () => {
   it('derives deterministic names from keys', () => {
     expect(entityName('r', 'user-42')).toBe('r:user-42');
+    expect(entityName('r', 'default:user-42')).toBe('r:default:user-42');
     expect(entityName('r', 'tenant a/üser')).toBe(entityName('r', 'tenant a/üser'));
     expect(entityName('r', 'tenant a/üser')).toMatch(/^r#[\w-]{32}$/);
     expect(entityName('r', 'tenant a/üser')).not.toBe(entityName('r', 'tenant a/user'));
