@@ -115,9 +115,8 @@ describe('RecipientActor', () => {
   });
 
   it('rebuilds exactly from its snapshot plus the messages taken after it', async () => {
-    let clockless;
-    ({ system: clockless } = testSystem());
-    system = clockless;
+        ({ system } = testSystem());
+    if (system === undefined) throw new Error('no system');
     const w = world();
     let registry = build(system, w);
     for (let i = 1; i <= 5; i++) {
