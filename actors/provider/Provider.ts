@@ -35,15 +35,18 @@ export class ProviderError extends Error {
   readonly retriable: boolean;
   /** The vendor's own code (an SMTP reply code, an errno), for operators. */
   readonly code: string | undefined;
+  /** How long the provider asked us to wait before trying again (`Retry-After`), when it said. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     provider: string,
     message: string,
-    options: { retriable: boolean; code?: string | undefined; cause?: unknown },
+    options: { retriable: boolean; code?: string | undefined; retryAfterMs?: number | undefined; cause?: unknown },
   ) {
     super(message, { cause: options.cause });
     this.name = 'ProviderError';
     this.provider = provider;
     this.retriable = options.retriable;
     this.code = options.code;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
