@@ -23,6 +23,7 @@ export type AppDeps = {
   readonly tenantOfApiKey: (key: string) => Promise<string | null>;
   readonly readiness: () => Promise<Readiness>;
   readonly deliver: MessagesRouteDeps['deliver'];
+  readonly admit: MessagesRouteDeps['admit'];
   readonly devOutbox: DevOutboxProvider;
   readonly system: ActorSystem;
   readonly metrics: Metrics;
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): Hono {
     messagesRoute({
       messages: deps.messages,
       deliver: deps.deliver,
+      admit: deps.admit,
       maxBodyBytes: deps.maxBodyBytes,
       maxBatchBodyBytes: deps.maxBatchBodyBytes,
     }),

@@ -1,11 +1,14 @@
 // Builds the actor tree of ARCHITECTURE §2 from config, in one place:
-//   /switchboard ─ bridges/ · channels/{email,sms,push,webhook} · recipients/shard-NN/r:<key> · campaigns/
+//   /switchboard ─ bridges/
+//                ─ channels/{email,sms,push,webhook}/<provider connections, in failover order>
+//                ─ recipients/shard-NN/r:<tenant>:<recipient>
+//                ─ campaigns/
 import path from 'node:path';
-import { type ChannelActor as ChannelActorType, ChannelActor } from '../actors/channel/ChannelActor.ts';
 import type { DeliveryOutcome, RetryPolicy } from '../actors/channel/attemptDelivery.ts';
+import { ChannelActor } from '../actors/channel/ChannelActor.ts';
+import { ChannelBacklog } from '../actors/channel/ChannelBacklog.ts';
 import { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
-import type { Provider } from '../actors/provider/Provider.ts';
-import { SmtpProvider } from '../actors/provider/smtp/SmtpProvider.ts';
+import { ProviderConnection } from '../actors/provider/ProviderConnection.ts';
 import {
   type RecipientMessage,
   type RecipientSnapshots,
@@ -19,26 +22,32 @@ import { EntityRegistry } from '../runtime/kernel/EntityRegistry.ts';
 import type { Logger } from '../runtime/logging/createLogger.ts';
 import type { MessageState } from '../runtime/messages/messageState.ts';
 import type { MessageStore, StoredMessage } from '../runtime/messages/MessageStore.ts';
-import { CHANNELS, type Channel } from '../runtime/messages/sendRequest.ts';
+import { CHANNELS, type Channel, type Priority } from '../runtime/messages/sendRequest.ts';
 import type { Clock } from '../runtime/time/Clock.ts';
+import { createProvider } from './createProvider.ts';
 import { restartWithBackoff } from './SupervisionStrategy.ts';
+
+/** A message to route: accepted ones go through their recipient, taken ones straight to their channel. */
+export type RoutedMessage = {
+  readonly id: string;
+  readonly channel: Channel;
+  readonly tenant: string;
+  readonly recipientId: string;
+  readonly priority: Priority;
+  readonly state?: MessageState;
+};
 
 export type ActorTree = {
   readonly system: ActorSystem;
-  readonly channels: ReadonlyMap<Channel, ChannelActorType>;
+  readonly channels: ReadonlyMap<Channel, ChannelActor>;
   readonly recipients: EntityRegistry<RecipientState, RecipientMessage>;
+  readonly backlog: ChannelBacklog;
   readonly devOutbox: DevOutboxProvider;
   /**
    * Routes a message: an accepted one through its recipient's actor, one the recipient has already
    * taken (`queued`, or `sending` when recovered) straight to its channel.
    */
-  deliver(message: {
-    readonly id: string;
-    readonly channel: Channel;
-    readonly tenant: string;
-    readonly recipientId: string;
-    readonly state?: MessageState;
-  }): void;
+  deliver(message: RoutedMessage): void;
   /** Flushes recipients, waits for in-flight deliveries, closes providers and stops every actor. */
   stop(): Promise<void>;
 };
@@ -57,6 +66,8 @@ export type AssembleTreeOptions = {
 
 /** A supervisor only parents; it never handles per-message traffic. */
 const SUPERVISOR: ActorBehavior<null, never> = { kind: 'supervisor', init: () => null, receive: (state) => state };
+
+const TERMINAL_OUTCOMES: ReadonlySet<DeliveryOutcome['kind']> = new Set(['sent', 'failed', 'dead']);
 
 /** The recipient key: recipients are per tenant. Tenant names never contain `:`. */
 export const recipientKey = (tenant: string, recipientId: string): string => `${tenant}:${recipientId}`;
@@ -86,36 +97,59 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
   const recipientsGroup = supervisor('recipients');
   supervisor('campaigns');
 
+  const backlog = new ChannelBacklog({
+    limit: config.channels.backlogLimit,
+    onListenerError: (error, channel) => logger.error({ err: error, channel }, 'a backlog pressure listener failed'),
+  });
   const devOutbox = new DevOutboxProvider({ dir: path.join(config.dataDir, 'outbox') });
-  const providers = new Map<Channel, Provider>();
-  for (const channel of CHANNELS) providers.set(channel, devOutbox);
-  if (config.smtpUrl) providers.set('email', new SmtpProvider({ url: config.smtpUrl, from: config.emailFrom }));
+  const providerContext = {
+    emailFrom: config.emailFrom,
+    devOutbox,
+    aws: { region: config.aws.region, snsEndpoint: config.aws.snsEndpoint },
+  };
 
   const channels = new Map<Channel, ChannelActor>();
-  for (const [channel, provider] of providers) {
+  for (const channel of CHANNELS) {
+    const channelLogger = logger.child({ actor: `channels/${channel}` });
     channels.set(
       channel,
       new ChannelActor(system, channelsGroup, {
         channel,
+        store: options.store,
         clock,
-        logger: logger.child({ actor: `channels/${channel}` }),
-        window: 32,
+        logger: channelLogger,
+        queueCapacity: config.channels.queueCapacity,
         storeRetryMs: 5_000,
         delivery: {
           store: options.store,
-          provider,
           retry: options.retry,
           ...(options.random ? { random: options.random } : {}),
           ...(options.onPossibleDuplicate ? { onPossibleDuplicate: options.onPossibleDuplicate } : {}),
         },
-        ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+        connections: (parent) =>
+          config.providers[channel].map(
+            (spec) =>
+              new ProviderConnection(system, parent, {
+                name: spec.name,
+                createProvider: () => createProvider(spec, providerContext),
+                breaker: { timeoutMs: spec.timeoutMs, ...spec.breaker },
+                rate: spec.rate,
+                window: spec.window,
+                clock,
+                logger: channelLogger,
+              }),
+          ),
+        onOutcome: (outcomeChannel, outcome) => {
+          if (TERMINAL_OUTCOMES.has(outcome.kind)) backlog.finished(outcomeChannel);
+          options.onOutcome?.(outcomeChannel, outcome);
+        },
       }),
     );
   }
-  const deliverToChannel = (channel: Channel, messageId: string): void => {
+  const deliverToChannel = (channel: Channel, messageId: string, priority: Priority): void => {
     const actor = channels.get(channel);
     if (actor === undefined) throw new Error(`no actor for channel ${channel}`);
-    actor.deliver(messageId);
+    actor.deliver(messageId, priority);
   };
 
   const recipients: EntityRegistry<RecipientState, RecipientMessage> = new EntityRegistry({
@@ -141,23 +175,24 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     system,
     channels,
     recipients,
+    backlog,
     devOutbox,
     deliver(message) {
       if (message.state === 'queued' || message.state === 'sending') {
-        deliverToChannel(message.channel, message.id);
+        deliverToChannel(message.channel, message.id, message.priority);
         return;
       }
       recipients.tell(recipientKey(message.tenant, message.recipientId), {
         type: 'deliver',
         messageId: message.id,
         channel: message.channel,
+        priority: message.priority,
       });
     },
     stop() {
       stopped ??= (async () => {
         await recipients.close();
         await Promise.all([...channels.values()].map((actor) => actor.drain()));
-        await Promise.all([...new Set(providers.values())].map((provider) => provider.close()));
         await system.shutdown();
       })();
       return stopped;

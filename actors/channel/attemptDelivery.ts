@@ -4,7 +4,7 @@
 import type { MessageStore, StoredMessage } from '../../runtime/messages/MessageStore.ts';
 import { IllegalTransitionError } from '../../runtime/messages/messageState.ts';
 import { type BackoffPolicy, fullJitterDelay } from '../../runtime/time/backoff.ts';
-import { type OutgoingMessage, type Provider, ProviderError } from '../provider/Provider.ts';
+import { type OutgoingMessage, ProviderError, type SendReceipt } from '../provider/Provider.ts';
 
 export type RetryPolicy = BackoffPolicy & { readonly maxAttempts: number };
 
@@ -30,12 +30,14 @@ export type DeliveryOutcome =
 
 export type DeliveryDeps = {
   readonly store: MessageStore;
-  readonly provider: Provider;
   readonly retry: RetryPolicy;
   readonly random?: () => number;
   /** Told when a message found in `sending` is attempted again: the provider may have it already. */
   readonly onPossibleDuplicate?: (message: StoredMessage) => void;
 };
+
+/** The provider connection an attempt goes through. */
+export type Via = { readonly name: string; send(outgoing: OutgoingMessage): Promise<SendReceipt> };
 
 export function toOutgoing(message: StoredMessage): OutgoingMessage {
   return {
@@ -61,7 +63,7 @@ export async function recordSent(store: MessageStore, messageId: string, provide
 }
 
 /** Delivers a message its recipient has taken (`queued`), or one recovered in `sending`. */
-export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Promise<DeliveryOutcome> {
+export async function attemptDelivery(deps: DeliveryDeps, messageId: string, via: Via): Promise<DeliveryOutcome> {
   let message = await deps.store.load(messageId);
   if (message === null) return { kind: 'skipped', reason: 'no such message' };
   if (message.state === 'sending') {
@@ -72,7 +74,7 @@ export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Pr
   if (message.state === 'accepted') return { kind: 'skipped', reason: 'not yet taken by its recipient' };
   if (message.state !== 'queued') return { kind: 'skipped', reason: `already ${message.state}` };
   try {
-    message = await deps.store.transition(messageId, 'sending', { provider: deps.provider.name, countAttempt: true });
+    message = await deps.store.transition(messageId, 'sending', { provider: via.name, countAttempt: true });
   } catch (error) {
     if (error instanceof IllegalTransitionError) return { kind: 'skipped', reason: error.message };
     throw error;
@@ -80,32 +82,33 @@ export async function attemptDelivery(deps: DeliveryDeps, messageId: string): Pr
 
   let failure: ProviderError;
   try {
-    await deps.provider.send(toOutgoing(message));
+    await via.send(toOutgoing(message));
   } catch (error) {
     failure =
       error instanceof ProviderError
         ? error
-        : new ProviderError(deps.provider.name, error instanceof Error ? error.message : String(error), {
+        : new ProviderError(via.name, error instanceof Error ? error.message : String(error), {
             retriable: true,
             cause: error,
           });
-    return settleFailure(deps, message, failure);
+    return settleFailure(deps, via, message, failure);
   }
   try {
-    await deps.store.transition(messageId, 'sent', { provider: deps.provider.name });
+    await deps.store.transition(messageId, 'sent', { provider: via.name });
   } catch (error) {
-    return { kind: 'unrecorded', error, providerAccepted: true, provider: deps.provider.name };
+    return { kind: 'unrecorded', error, providerAccepted: true, provider: via.name };
   }
-  return { kind: 'sent', provider: deps.provider.name };
+  return { kind: 'sent', provider: via.name };
 }
 
 async function settleFailure(
   deps: DeliveryDeps,
+  via: Via,
   message: StoredMessage,
   failure: ProviderError,
 ): Promise<DeliveryOutcome> {
   const reason = failure.code ? `${failure.message} (${failure.code})` : failure.message;
-  const detail = { provider: deps.provider.name, error: reason };
+  const detail = { provider: via.name, error: reason };
   if (!failure.retriable) {
     await deps.store.transition(message.id, 'failed', detail);
     return { kind: 'failed', error: reason };
@@ -115,5 +118,7 @@ async function settleFailure(
     return { kind: 'dead', error: reason };
   }
   await deps.store.transition(message.id, 'queued', detail);
-  return { kind: 'retry', delayMs: fullJitterDelay(deps.retry, message.attempts, deps.random), error: reason };
+  // The provider's own Retry-After is a floor under the jittered backoff.
+  const delayMs = Math.max(fullJitterDelay(deps.retry, message.attempts, deps.random), failure.retryAfterMs ?? 0);
+  return { kind: 'retry', delayMs, error: reason };
 }

@@ -6,11 +6,11 @@
 import type { ActorBehavior, ReplyTo } from '../../runtime/kernel/ActorRef.ts';
 import type { EntityRegistry } from '../../runtime/kernel/EntityRegistry.ts';
 import { IllegalTransitionError } from '../../runtime/messages/messageState.ts';
-import type { Channel } from '../../runtime/messages/sendRequest.ts';
+import type { Channel, Priority } from '../../runtime/messages/sendRequest.ts';
 
 /** The RecipientActor's protocol. */
 export type RecipientMessage =
-  | { readonly type: 'deliver'; readonly messageId: string; readonly channel: Channel }
+  | { readonly type: 'deliver'; readonly messageId: string; readonly channel: Channel; readonly priority: Priority }
   | { readonly type: 'inspect'; readonly replyTo: ReplyTo<RecipientState> };
 
 /** Schema version of recipient snapshots; the snapshot store upgrades older ones. */
@@ -38,11 +38,14 @@ export interface RecipientSnapshots {
 export type RecipientDeps = {
   readonly snapshots: RecipientSnapshots;
   /** Moves the message accepted → queued with the recipient's sequence number; resolves once committed. */
-  readonly take: (messageId: string, recipientSeq: number) => Promise<{ readonly createdAt: string }>;
+  readonly take: (
+    messageId: string,
+    recipientSeq: number,
+  ) => Promise<{ readonly createdAt: string; readonly priority: Priority }>;
   /** The recipient's messages with a sequence above `afterSeq`, in order. */
   readonly takenAfter: (key: string, afterSeq: number) => Promise<readonly TakenMessage[]>;
   /** Hands a taken message to its channel. */
-  readonly deliver: (channel: Channel, messageId: string) => void;
+  readonly deliver: (channel: Channel, messageId: string, priority: Priority) => void;
   /** The registry the actors belong to; it tells each actor its recipient key (`tenant:recipientId`). */
   readonly registry: () => EntityRegistry<RecipientState, RecipientMessage>;
 };
@@ -87,17 +90,19 @@ export function recipientBehavior(deps: RecipientDeps): ActorBehavior<RecipientS
       switch (message.type) {
         case 'deliver': {
           const recipientSeq = state.sequence + 1;
-          let taken: { readonly createdAt: string };
+          let taken: { readonly createdAt: string; readonly priority: Priority };
           try {
             taken = await deps.take(message.messageId, recipientSeq);
           } catch (error) {
             if (!(error instanceof IllegalTransitionError)) throw error;
             // Taken before (recovery or the backlog sent it again): not counted twice. If it is still on
             // its way, the channel takes it (and drops it when it already has it).
-            if (error.from === 'queued' || error.from === 'sending') deps.deliver(message.channel, message.messageId);
+            if (error.from === 'queued' || error.from === 'sending') {
+              deps.deliver(message.channel, message.messageId, message.priority);
+            }
             return state;
           }
-          deps.deliver(message.channel, message.messageId);
+          deps.deliver(message.channel, message.messageId, taken.priority);
           return fold(state, { recipientSeq, channel: message.channel, createdAt: taken.createdAt });
         }
         case 'inspect':

@@ -7,6 +7,7 @@ import type { MessageStore } from '../../runtime/messages/MessageStore.ts';
 import {
   type Channel,
   describeIssues,
+  type Priority,
   type SendRequest,
   sendRequestSchema,
 } from '../../runtime/messages/sendRequest.ts';
@@ -18,12 +19,21 @@ export type AcceptedMessage = {
   readonly channel: Channel;
   readonly tenant: string;
   readonly recipientId: string;
+  readonly priority: Priority;
+  /** Set for a replayed message, which goes straight back to its channel. */
+  readonly state?: 'queued';
 };
+
+/** Whether a channel takes new sends now, or is pushed back (its durable backlog is over its limit). */
+export type Admission = (
+  channel: Channel,
+) => { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
 export type MessagesRouteDeps = {
   readonly messages: MessageStore;
   /** Hands an accepted message to its recipient's actor. */
   readonly deliver: (message: AcceptedMessage) => void;
+  readonly admit: Admission;
   readonly maxBodyBytes: number;
   readonly maxBatchBodyBytes: number;
 };
@@ -41,6 +51,7 @@ export type BatchItemResult =
       readonly duplicate: true;
     }
   | { readonly index: number; readonly status: 400; readonly errors: ReturnType<typeof describeIssues> }
+  | { readonly index: number; readonly status: 429; readonly error: string; readonly retryAfterSeconds: number }
   | { readonly index: number; readonly status: 503; readonly error: string };
 
 type Env = { Variables: { principal: string } };
@@ -54,6 +65,19 @@ function limit(maxSize: number): MiddlewareHandler {
       throw new ProblemError(413, 'payload-too-large', 'Payload too large', `the body is larger than ${maxSize} bytes`);
     },
   });
+}
+
+function pushedBack(channel: Channel, retryAfterSeconds: number): ProblemError {
+  return new ProblemError(
+    429,
+    'channel-pushed-back',
+    'Too many requests',
+    `channel ${channel} is over its backlog limit; retry later`,
+    {
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+      extensions: { channel },
+    },
+  );
 }
 
 function templateProblem(request: SendRequest): ReturnType<typeof describeIssues> | undefined {
@@ -78,10 +102,18 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
         extensions: { errors: templateErrors },
       });
     }
+    const admission = deps.admit(parsed.data.channel);
+    if (!admission.ok) throw pushedBack(parsed.data.channel, admission.retryAfterSeconds);
     const tenant = c.get('principal');
     const result = await deps.messages.accept(tenant, parsed.data);
     if (!result.created) return c.json({ id: result.id, status: 'accepted', duplicate: true }, 200);
-    deps.deliver({ id: result.id, channel: parsed.data.channel, tenant, recipientId: parsed.data.to.id });
+    deps.deliver({
+      id: result.id,
+      channel: parsed.data.channel,
+      tenant,
+      recipientId: parsed.data.to.id,
+      priority: parsed.data.priority,
+    });
     c.header('Location', `/v1/messages/${result.id}`);
     return c.json({ id: result.id, status: 'accepted' }, 202);
   });
@@ -102,8 +134,17 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
     body.data.messages.forEach((raw, index) => {
       const parsed = sendRequestSchema.safeParse(raw);
       const errors = parsed.success ? templateProblem(parsed.data) : describeIssues(parsed.error);
-      if (errors || !parsed.success) results[index] = { index, status: 400, errors: errors ?? [] };
-      else valid.push({ index, request: parsed.data });
+      if (errors || !parsed.success) {
+        results[index] = { index, status: 400, errors: errors ?? [] };
+        return;
+      }
+      const admission = deps.admit(parsed.data.channel);
+      if (!admission.ok) {
+        const error = `channel ${parsed.data.channel} is over its backlog limit; retry later`;
+        results[index] = { index, status: 429, error, retryAfterSeconds: admission.retryAfterSeconds };
+        return;
+      }
+      valid.push({ index, request: parsed.data });
     });
     const settled = await Promise.allSettled(
       deps.messages.acceptMany(valid.map(({ request }) => ({ tenant, request }))),
@@ -114,7 +155,13 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
         if (!(outcome.reason instanceof StoreUnavailableError)) throw outcome.reason;
         results[index] = { index, status: 503, error: 'the message store is unavailable; retry this item later' };
       } else if (outcome.value.created) {
-        deps.deliver({ id: outcome.value.id, channel: request.channel, tenant, recipientId: request.to.id });
+        deps.deliver({
+          id: outcome.value.id,
+          channel: request.channel,
+          tenant,
+          recipientId: request.to.id,
+          priority: request.priority,
+        });
         results[index] = { index, status: 202, id: outcome.value.id, state: 'accepted' };
       } else {
         results[index] = { index, status: 200, id: outcome.value.id, state: 'accepted', duplicate: true };
@@ -125,9 +172,40 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
       throw new StoreUnavailableError('every item of the batch failed to be written');
     }
     return c.json(
-      { accepted: count(202), duplicates: count(200), invalid: count(400), unavailable: count(503), results },
+      {
+        accepted: count(202),
+        duplicates: count(200),
+        invalid: count(400),
+        pushedBack: count(429),
+        unavailable: count(503),
+        results,
+      },
       200,
     );
+  });
+
+  app.post('/:id/retry', async (c) => {
+    const tenant = c.get('principal');
+    const message = await deps.messages.find(tenant, c.req.param('id'));
+    if (message === null) throw new ProblemError(404, 'not-found', 'Not found', `no message ${c.req.param('id')}`);
+    if (message.state !== 'failed' && message.state !== 'dead') {
+      throw new ProblemError(
+        409,
+        'not-replayable',
+        'Not replayable',
+        `message ${message.id} is ${message.state}; only failed or dead messages can be retried`,
+      );
+    }
+    const replayed = await deps.messages.replay(message.id);
+    deps.deliver({
+      id: replayed.id,
+      channel: replayed.channel,
+      tenant,
+      recipientId: replayed.to.id,
+      priority: replayed.priority,
+      state: 'queued',
+    });
+    return c.json({ id: replayed.id, status: replayed.state }, 202);
   });
 
   app.get('/:id', async (c) => {

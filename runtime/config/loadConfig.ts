@@ -1,6 +1,7 @@
 // Environment → validated options with defaults → a frozen, typed config object, in one place.
 import path from 'node:path';
 import { z } from 'zod';
+import { type ProvidersByChannel, parseProviders } from './providerConfig.ts';
 
 /** A configuration value that cannot be used; its message is one line naming the variable. */
 export class ConfigError extends Error {
@@ -70,6 +71,13 @@ const environmentSchema = z.object({
   SWITCHBOARD_MAX_BATCH_BODY_BYTES: positiveInt('a positive number of bytes', 16_777_216),
   SWITCHBOARD_BACKLOG_SWEEP_MS: positiveInt('a positive number of milliseconds', 5_000),
   SWITCHBOARD_BACKLOG_AGE_MS: positiveInt('a positive number of milliseconds', 30_000),
+  SWITCHBOARD_PROVIDERS: z.preprocess(emptyAsUndefined, z.string().optional()),
+  SWITCHBOARD_WEBHOOK_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { message: 'a secret of 16 or more characters' }).optional(),
+  ),
+  SWITCHBOARD_CHANNEL_QUEUE_CAPACITY: positiveInt('a positive number of messages', 10_000),
+  SWITCHBOARD_CHANNEL_BACKLOG_LIMIT: positiveInt('a positive number of messages', 100_000),
   SWITCHBOARD_RECIPIENT_SHARDS: positiveInt('a whole number of shards from 1 to 256', 16).pipe(
     z.number().max(256, { message: 'a whole number of shards from 1 to 256' }),
   ),
@@ -103,6 +111,14 @@ export type Config = {
   readonly recipients: { readonly shards: number; readonly idleMs: number };
   /** Accepted or queued messages untouched for `ageMs` are routed again, checked every `sweepEveryMs`. */
   readonly backlog: { readonly sweepEveryMs: number; readonly ageMs: number };
+  /** Providers of each channel in failover order. */
+  readonly providers: ProvidersByChannel;
+  readonly channels: {
+    /** Messages a channel holds in memory; the rest wait in PostgreSQL. */
+    readonly queueCapacity: number;
+    /** Durable backlog above which a channel's sources are pushed back (HTTP 429). */
+    readonly backlogLimit: number;
+  };
   /** How long a stop waits for in-flight work before it forces. */
   readonly shutdownGraceMs: number;
   /** `undefined` selects the embedded PGlite store in the data directory. */
@@ -133,6 +149,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     throw new ConfigError(variable, issue?.message ?? 'a valid value', env[variable]);
   }
   const e = parsed.data;
+  const providers = parseProviders(e.SWITCHBOARD_PROVIDERS, {
+    smtpUrl: e.SMTP_URL,
+    sns: e.AWS_REGION !== undefined || e.AWS_ENDPOINT_URL_SNS !== undefined,
+    webhookSecret: e.SWITCHBOARD_WEBHOOK_SECRET,
+  });
+  if (!providers.ok) throw new ConfigError('SWITCHBOARD_PROVIDERS', providers.message, undefined);
   return Object.freeze({
     port: e.PORT,
     dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
@@ -141,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     maxBatchBodyBytes: e.SWITCHBOARD_MAX_BATCH_BODY_BYTES,
     recipients: Object.freeze({ shards: e.SWITCHBOARD_RECIPIENT_SHARDS, idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS }),
     shutdownGraceMs: e.SWITCHBOARD_SHUTDOWN_GRACE_MS,
+    providers: providers.providers,
+    channels: Object.freeze({
+      queueCapacity: e.SWITCHBOARD_CHANNEL_QUEUE_CAPACITY,
+      backlogLimit: e.SWITCHBOARD_CHANNEL_BACKLOG_LIMIT,
+    }),
     backlog: Object.freeze({ sweepEveryMs: e.SWITCHBOARD_BACKLOG_SWEEP_MS, ageMs: e.SWITCHBOARD_BACKLOG_AGE_MS }),
     databaseUrl: e.DATABASE_URL,
     kafkaBrokers: Object.freeze([...e.KAFKA_BROKERS]),
@@ -162,10 +189,16 @@ export function describeConfig(config: Config): Record<string, string> {
   return {
     http: `on, port ${config.port}`,
     store: config.databaseUrl ? 'postgresql (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}/pgdata`,
-    email: config.smtpUrl ? 'smtp (SMTP_URL)' : `dev outbox in ${config.dataDir}/outbox`,
-    sms: `dev outbox in ${config.dataDir}/outbox`,
-    push: `dev outbox in ${config.dataDir}/outbox`,
-    webhook: `dev outbox in ${config.dataDir}/outbox`,
+    ...Object.fromEntries(
+      Object.entries(config.providers).map(([channel, specs]) => [
+        channel,
+        specs
+          .map((spec) =>
+            spec.type === 'dev-outbox' ? `dev outbox in ${config.dataDir}/outbox` : `${spec.name} (${spec.type})`,
+          )
+          .join(' → '),
+      ]),
+    ),
     kafka:
       config.kafkaBrokers.length > 0 ? `configured (${config.kafkaBrokers.join(',')})` : 'off (KAFKA_BROKERS unset)',
     rabbitmq: config.amqpUrl ? 'configured (AMQP_URL)' : 'off (AMQP_URL unset)',

@@ -197,6 +197,11 @@ export class ActorSystem implements CellHost {
     });
   }
 
+  /** The lifecycle status of the actor behind `target`. */
+  statusOf(target: AnyActorRef): ActorStatus {
+    return (target as unknown as ActorCell).status;
+  }
+
   /** Looks an actor up by its path (`/switchboard/channels/email`), or undefined. */
   lookup(path: string): ActorCell | undefined {
     const parts = path.split('/').filter((part) => part !== '');

@@ -7,7 +7,7 @@ import { translateStoreError } from '../persistence/StoreError.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 import { type AcceptItem, type AcceptResult, acceptBatch } from './acceptBatch.ts';
 import { MESSAGE_STATES, type MessageState } from './messageState.ts';
-import { CHANNELS, type Channel } from './sendRequest.ts';
+import { CHANNELS, type Channel, PRIORITIES, type Priority } from './sendRequest.ts';
 import { epochMs, iso, MESSAGE_COLUMNS, messageRow, type StoredMessage, toStoredMessage } from './storedMessage.ts';
 import { type DeliveryEvent, type TransitionDetail, type TransitionItem, transitionBatch } from './transitionBatch.ts';
 
@@ -20,6 +20,7 @@ export type PendingMessage = {
   readonly channel: Channel;
   readonly recipientId: string;
   readonly state: MessageState;
+  readonly priority: Priority;
 };
 
 /** What a recipient's state is rebuilt from: the messages it took after its snapshot. */
@@ -49,6 +50,7 @@ const pendingRow = z.object({
   channel: z.enum(CHANNELS),
   recipient_id: z.string(),
   state: z.enum(MESSAGE_STATES),
+  priority: z.enum(PRIORITIES),
 });
 
 export class MessageStore {
@@ -95,6 +97,11 @@ export class MessageStore {
    */
   transition(id: string, to: MessageState, detail: TransitionDetail = {}): Promise<StoredMessage> {
     return this.#transitionWriter.submit({ id, to, detail });
+  }
+
+  /** Puts a failed or dead message back in its channel's queue with its attempts counted afresh. */
+  replay(id: string): Promise<StoredMessage> {
+    return this.transition(id, 'queued', { resetAttempts: true, error: 'replayed by an operator' });
   }
 
   /** Batching figures of the writers. */
@@ -157,7 +164,7 @@ export class MessageStore {
   async pending(limit: number): Promise<PendingMessage[]> {
     try {
       const rows = await this.#pool.any(sql.type(pendingRow)`
-        SELECT id, tenant, channel, recipient_id, state FROM messages
+        SELECT id, tenant, channel, recipient_id, state, priority FROM messages
          WHERE state IN ('accepted', 'queued', 'sending') ORDER BY created_at LIMIT ${limit}`);
       return rows.map(toPending);
     } catch (error) {
@@ -169,12 +176,41 @@ export class MessageStore {
   async stale(olderThanMs: number, limit: number): Promise<PendingMessage[]> {
     try {
       const rows = await this.#pool.any(sql.type(pendingRow)`
-        SELECT id, tenant, channel, recipient_id, state FROM messages
+        SELECT id, tenant, channel, recipient_id, state, priority FROM messages
          WHERE state IN ('accepted', 'queued') AND updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
          ORDER BY updated_at LIMIT ${limit}`);
       return rows.map(toPending);
     } catch (error) {
       throw translateStoreError(error, 'list the backlog');
+    }
+  }
+
+  /** Queued messages of a channel (transactional first, oldest first), leaving out `skip`. */
+  async queuedFor(
+    channel: Channel,
+    limit: number,
+    skip: readonly string[],
+  ): Promise<Array<{ id: string; priority: Priority }>> {
+    try {
+      const rows = await this.#pool.any(sql.type(z.object({ id: z.string(), priority: z.enum(PRIORITIES) }))`
+        SELECT id, priority FROM messages
+         WHERE channel = ${channel} AND state = 'queued' AND NOT (id = ANY(${sql.array(skip, 'uuid')}))
+         ORDER BY priority = 'marketing', updated_at
+         LIMIT ${limit}`);
+      return [...rows];
+    } catch (error) {
+      throw translateStoreError(error, 'read queued messages');
+    }
+  }
+
+  /** Messages accepted and not finished, per channel: the durable backlog. */
+  async backlogCounts(): Promise<Partial<Record<Channel, number>>> {
+    try {
+      const rows = await this.#pool.any(sql.type(z.object({ channel: z.enum(CHANNELS), n: z.number() }))`
+        SELECT channel, count(*)::int AS n FROM messages WHERE state IN ('accepted', 'queued', 'sending') GROUP BY channel`);
+      return Object.fromEntries(rows.map((row) => [row.channel, row.n]));
+    } catch (error) {
+      throw translateStoreError(error, 'count the backlog');
     }
   }
 
@@ -199,5 +235,12 @@ export class MessageStore {
 }
 
 function toPending(row: z.output<typeof pendingRow>): PendingMessage {
-  return { id: row.id, tenant: row.tenant, channel: row.channel, recipientId: row.recipient_id, state: row.state };
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    channel: row.channel,
+    recipientId: row.recipient_id,
+    state: row.state,
+    priority: row.priority,
+  };
 }

@@ -19,6 +19,8 @@ export type TransitionDetail = {
   readonly countAttempt?: boolean;
   /** Set with `queued`: the recipient's sequence number for the message. */
   readonly recipientSeq?: number;
+  /** Starts counting attempts again (an operator's replay). */
+  readonly resetAttempts?: boolean;
 };
 
 export type TransitionItem = { readonly id: string; readonly to: MessageState; readonly detail: TransitionDetail };
@@ -80,18 +82,19 @@ async function applyRound(
       detail.provider ?? null,
       detail.error ?? null,
       detail.recipientSeq ?? null,
+      detail.resetAttempts === true,
     ];
   });
   const rows = await tx.any(sql.type(messageRow)`
     UPDATE messages m
        SET state = i.to_state,
-           attempts = m.attempts + i.attempt_increment,
+                      attempts = CASE WHEN i.reset_attempts THEN 0 ELSE m.attempts + i.attempt_increment END,
            provider = COALESCE(i.provider, m.provider),
            last_error = i.error,
            recipient_seq = COALESCE(i.recipient_seq, m.recipient_seq),
            updated_at = now()
-      FROM ${sql.unnest(tuples, ['uuid', 'text', 'text', 'int4', 'text', 'text', 'int8'])}
-        AS i(id, to_state, from_states, attempt_increment, provider, error, recipient_seq)
+      FROM ${sql.unnest(tuples, ['uuid', 'text', 'text', 'int4', 'text', 'text', 'int8', 'bool'])}
+        AS i(id, to_state, from_states, attempt_increment, provider, error, recipient_seq, reset_attempts)
      WHERE m.id = i.id AND m.state = ANY(string_to_array(i.from_states, ','))
     RETURNING ${sql.join(
       [

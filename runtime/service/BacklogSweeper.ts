@@ -8,6 +8,8 @@ import type { Clock, TimerHandle } from '../time/Clock.ts';
 export type BacklogSweeperOptions = {
   readonly store: MessageStore;
   readonly deliver: (message: PendingMessage) => void;
+  /** Receives the store's backlog counts per channel after each sweep, to correct in-memory counts. */
+  readonly reconcile?: (counts: Awaited<ReturnType<MessageStore['backlogCounts']>>) => void;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly everyMs: number;
@@ -46,6 +48,7 @@ export class BacklogSweeper {
     const stale = await this.#options.store.stale(this.#options.olderThanMs, this.#options.limit);
     for (const message of stale) this.#options.deliver(message);
     this.#rerouted += stale.length;
+    if (this.#options.reconcile) this.#options.reconcile(await this.#options.store.backlogCounts());
     if (stale.length > 0) this.#options.logger.info({ count: stale.length }, 'routed backlog messages again');
     return stale.length;
   }

@@ -138,9 +138,11 @@ export class Switchboard {
         const inSending = pending.filter((message) => message.state === 'sending').length;
         logger.info({ count: pending.length, inSending }, 're-queued unfinished messages');
       }
+      builtTree.backlog.reconcile(await messages.backlogCounts());
       const sweeper = new BacklogSweeper({
         store: messages,
         deliver: (message) => builtTree.deliver(message),
+        reconcile: (counts) => builtTree.backlog.reconcile(counts),
         clock,
         logger,
         everyMs: config.backlog.sweepEveryMs,
@@ -160,7 +162,12 @@ export class Switchboard {
           store: await database.ping(),
           escalations: builtTree.system.rootEscalations(),
         }),
-        deliver: (message) => builtTree.deliver(message),
+        deliver: (message) => {
+          builtTree.backlog.added(message.channel);
+          builtTree.deliver(message);
+        },
+        admit: (channel) =>
+          builtTree.backlog.pressure(channel) === 'open' ? { ok: true } : { ok: false, retryAfterSeconds: 5 },
         devOutbox: builtTree.devOutbox,
         system: builtTree.system,
         metrics,

@@ -81,7 +81,7 @@ describe('switchboard serve with PostgreSQL and SMTP', () => {
     expect(mail.parsed.text?.trim()).toBe('Your account is ready.');
     expect(mail.parsed.html).toContain('<p>Your account is ready.</p>');
     const view = await waitForState(base, key, sent.body.id, 'sent');
-    expect(view.provider).toBe('smtp');
+    expect(view.provider).toBe('smtp-primary');
   });
 
   it('exits 0 on SIGTERM after draining', async () => {

@@ -56,7 +56,7 @@ describe('actor tree of a running service', () => {
     );
 
   it('shows bridges, channels, recipients and campaigns with their fields', async () => {
-    const response = await ops('/ops/actors?depth=2');
+    const response = await ops('/ops/actors?depth=3');
     expect(response.status).toBe(200);
     const root = (await response.json()) as ActorView;
     expect(root.path).toBe('/switchboard');
@@ -72,7 +72,10 @@ describe('actor tree of a running service', () => {
       restarts: 0,
       lastError: null,
     });
-    expect(email?.gauges).toMatchObject({ provider: 'dev-outbox', queued: 0, inFlight: 0 });
+        expect(email?.gauges).toMatchObject({ providers: 'dev-outbox', queued: 0, inFlight: 0, overflow: false });
+    const connection = email?.children?.[0];
+    expect(connection).toMatchObject({ name: 'dev-outbox', kind: 'provider', status: 'running' });
+    expect(connection?.gauges).toMatchObject({ breaker: 'closed', inFlight: 0, window: 32 });
     expect(root.children?.find((c) => c.name === 'recipients')?.childCount).toBe(16);
   });
 

@@ -148,7 +148,7 @@ describe('HTTP API', () => {
       },
       { what: 'state sent' },
     );
-    expect(view.provider).toBe('smtp');
+    expect(view.provider).toBe('smtp-primary');
     expect(view.attempts).toBe(1);
     expect(view.transitions.map((t) => t.state)).toEqual(['accepted', 'queued', 'sending', 'sent']);
 

@@ -223,6 +223,7 @@ describe.each(stores)('persistence on %s', (_name, open) => {
       channel: 'email',
       recipientId: 'user-1',
       state: 'accepted',
+      priority: 'transactional',
     });
   });
 
@@ -234,6 +235,7 @@ describe.each(stores)('persistence on %s', (_name, open) => {
       channel: 'email',
       recipientId: 'user-1',
       state: 'accepted',
+      priority: 'transactional',
     });
     await messages.transition(id, 'failed', { error: 'test' });
     expect((await messages.pending(100_000)).map((m) => m.id)).not.toContain(id);

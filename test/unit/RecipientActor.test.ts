@@ -49,7 +49,7 @@ function build(system: ActorSystem, w: ReturnType<typeof world>) {
           return Promise.reject(new IllegalTransitionError(id, row?.state as never, 'queued'));
         row.state = 'queued';
         row.recipientSeq = recipientSeq;
-        return Promise.resolve({ createdAt: row.createdAt });
+        return Promise.resolve({ createdAt: row.createdAt, priority: 'transactional' as const });
       },
       takenAfter: (_key, afterSeq) =>
         Promise.resolve(
@@ -91,8 +91,8 @@ describe('RecipientActor', () => {
     const registry = build(system, w);
     w.add('m1', 'email', '2026-11-24T01:00:00.000Z');
     w.add('m2', 'sms', '2026-11-24T01:00:01.000Z');
-    registry.tell('t:u', { type: 'deliver', messageId: 'm1', channel: 'email' });
-    registry.tell('t:u', { type: 'deliver', messageId: 'm2', channel: 'sms' });
+    registry.tell('t:u', { type: 'deliver', messageId: 'm1', channel: 'email', priority: 'transactional' });
+    registry.tell('t:u', { type: 'deliver', messageId: 'm2', channel: 'sms', priority: 'transactional' });
     expect(await inspect(registry, 't:u')).toEqual({
       sequence: 2,
       byChannel: { email: 1, sms: 1 },
@@ -108,20 +108,25 @@ describe('RecipientActor', () => {
     const w = world();
     const registry = build(system, w);
     w.add('m1', 'email', '2026-11-24T01:00:00.000Z');
-    registry.tell('t:u', { type: 'deliver', messageId: 'm1', channel: 'email' });
-    registry.tell('t:u', { type: 'deliver', messageId: 'm1', channel: 'email' });
+    registry.tell('t:u', { type: 'deliver', messageId: 'm1', channel: 'email', priority: 'transactional' });
+    registry.tell('t:u', { type: 'deliver', messageId: 'm1', channel: 'email', priority: 'transactional' });
     expect((await inspect(registry, 't:u')).sequence).toBe(1);
     expect(w.delivered).toEqual(['m1', 'm1']);
   });
 
   it('rebuilds exactly from its snapshot plus the messages taken after it', async () => {
-        ({ system } = testSystem());
+    ({ system } = testSystem());
     if (system === undefined) throw new Error('no system');
     const w = world();
     let registry = build(system, w);
     for (let i = 1; i <= 5; i++) {
       w.add(`m${i}`, i % 2 ? 'email' : 'push', `2026-11-24T01:00:0${i}.000Z`);
-      registry.tell('t:u', { type: 'deliver', messageId: `m${i}`, channel: i % 2 ? 'email' : 'push' });
+      registry.tell('t:u', {
+        type: 'deliver',
+        messageId: `m${i}`,
+        channel: i % 2 ? 'email' : 'push',
+        priority: 'transactional',
+      });
     }
     await until(() => w.rows.get('m5')?.state === 'queued');
     await registry.passivate('t:u');
@@ -129,7 +134,7 @@ describe('RecipientActor', () => {
     expect(snapshotAtFive?.sequence).toBe(5);
     for (let i = 6; i <= 8; i++) {
       w.add(`m${i}`, 'sms', `2026-11-24T01:00:0${i}.000Z`);
-      registry.tell('t:u', { type: 'deliver', messageId: `m${i}`, channel: 'sms' });
+      registry.tell('t:u', { type: 'deliver', messageId: `m${i}`, channel: 'sms', priority: 'transactional' });
     }
     const live = await inspect(registry, 't:u');
     // A crash: the actor is gone without flushing (the flush that shutdown makes is undone), and a new

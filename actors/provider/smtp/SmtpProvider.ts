@@ -8,6 +8,8 @@ export type SmtpProviderOptions = {
   /** `smtp://[user:pass@]host:port` or `smtps://…` */
   readonly url: string;
   readonly from: string;
+  /** Recorded on messages; `smtp` by default. */
+  readonly name?: string;
   readonly maxConnections?: number;
   readonly timeoutMs?: number;
 };
@@ -32,11 +34,12 @@ export function classifySmtpError(error: unknown): ProviderError {
 }
 
 export class SmtpProvider implements Provider {
-  readonly name = 'smtp';
+  readonly name: string;
   readonly #transport: ReturnType<typeof createPoolTransport>;
   readonly #from: string;
 
   constructor(options: SmtpProviderOptions) {
+    this.name = options.name ?? 'smtp';
     this.#from = options.from;
     this.#transport = createPoolTransport(options);
   }

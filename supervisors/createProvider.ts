@@ -1,0 +1,29 @@
+// Builds a provider's transport from its configuration.
+import type { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
+import type { Provider } from '../actors/provider/Provider.ts';
+import { SmtpProvider } from '../actors/provider/smtp/SmtpProvider.ts';
+import type { ProviderSpec } from '../runtime/config/providerConfig.ts';
+
+export type ProviderContext = {
+  readonly emailFrom: string;
+  /** One dev outbox serves every channel that has no provider. */
+  readonly devOutbox: DevOutboxProvider;
+  readonly aws: { readonly region: string | undefined; readonly snsEndpoint: string | undefined };
+};
+
+export function createProvider(spec: ProviderSpec, context: ProviderContext): Provider {
+  switch (spec.type) {
+    case 'dev-outbox':
+      return context.devOutbox;
+    case 'smtp':
+      return new SmtpProvider({
+        url: spec.url ?? '',
+        from: context.emailFrom,
+        timeoutMs: spec.timeoutMs,
+        name: spec.name,
+      });
+    case 'sns':
+    case 'webhook':
+      throw new Error(`provider type ${spec.type} (${spec.name}) cannot be built yet`);
+  }
+}
