@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.switchboard/**', 'coverage/**', '.scratch/**'] },
+  { ignores: ['node_modules/**', '.switchboard/**', 'coverage/**', '.scratch/**', '.dbg/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

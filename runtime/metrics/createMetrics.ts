@@ -9,6 +9,13 @@ export type MetricsSources = {
   readonly system: ActorSystem;
   /** Entity registries by name (`recipients`). */
   readonly registries: ReadonlyMap<string, () => EntityRegistryStats>;
+  /** Provider connections with their breaker state. */
+  readonly providers: () => ReadonlyArray<{
+    channel: string;
+    provider: string;
+    breaker: 'closed' | 'halfOpen' | 'open';
+    inFlight: number;
+  }>;
 };
 
 export type Metrics = {
@@ -155,6 +162,29 @@ export function createMetrics(sources: MetricsSources): Metrics {
     collect() {
       for (const [name, stats] of sources.registries)
         syncCounter(this, { registry: name }, stats().passivations, passivationsSeen);
+    },
+  });
+
+  new Gauge({
+    name: 'switchboard_provider_breaker_state',
+    help: 'Circuit breaker of each provider connection: 0 closed, 1 half-open, 2 open',
+    labelNames: ['channel', 'provider'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const code = { closed: 0, halfOpen: 1, open: 2 } as const;
+      for (const p of sources.providers()) this.set({ channel: p.channel, provider: p.provider }, code[p.breaker]);
+    },
+  });
+
+  new Gauge({
+    name: 'switchboard_provider_in_flight',
+    help: 'Sends in flight per provider connection',
+    labelNames: ['channel', 'provider'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of sources.providers()) this.set({ channel: p.channel, provider: p.provider }, p.inFlight);
     },
   });
 

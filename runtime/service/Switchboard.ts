@@ -129,6 +129,15 @@ export class Switchboard {
       const metrics = createMetrics({
         system: builtTree.system,
         registries: new Map([['recipients', () => builtTree.recipients.stats()]]),
+        providers: () =>
+          [...builtTree.channels.values()].flatMap((channel) =>
+            channel.connections.map((connection) => ({
+              channel: channel.channel,
+              provider: connection.name,
+              breaker: connection.breaker,
+              inFlight: connection.inFlight,
+            })),
+          ),
       });
       metricsSink.current = metrics;
 

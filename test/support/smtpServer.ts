@@ -18,7 +18,8 @@ export type TestSmtpServer = {
   close(): Promise<void>;
 };
 
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+/** Starts the server on loopback; on `port` when given (to bring a stopped server back), else any free port. */
+export async function startSmtpServer(options: { port?: number } = {}): Promise<TestSmtpServer> {
   const mails: ReceivedMail[] = [];
   let rejectCode: number | null = null;
   const server = new SMTPServer({
@@ -51,7 +52,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.server.address() as AddressInfo).port;
   return {
