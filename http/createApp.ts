@@ -13,6 +13,8 @@ import { ProblemError, problemResponse } from './problem.ts';
 import { healthRoute, type Readiness } from './routes/health.ts';
 import { type MessagesRouteDeps, messagesRoute } from './routes/messages.ts';
 import { opsRoute } from './routes/ops.ts';
+import { templatesRoute } from './routes/templates.ts';
+import type { TemplateStore } from '../runtime/templates/TemplateStore.ts';
 
 export type AppDeps = {
   readonly logger: Logger;
@@ -24,6 +26,7 @@ export type AppDeps = {
   readonly readiness: () => Promise<Readiness>;
   readonly deliver: MessagesRouteDeps['deliver'];
   readonly admit: MessagesRouteDeps['admit'];
+  readonly templates: TemplateStore;
   readonly devOutbox: DevOutboxProvider;
   readonly system: ActorSystem;
   readonly metrics: Metrics;
@@ -43,10 +46,12 @@ export function createApp(deps: AppDeps): Hono {
       messages: deps.messages,
       deliver: deps.deliver,
       admit: deps.admit,
+      templates: deps.templates,
       maxBodyBytes: deps.maxBodyBytes,
       maxBatchBodyBytes: deps.maxBatchBodyBytes,
     }),
   );
+  v1.route('/templates', templatesRoute({ templates: deps.templates }));
   app.route('/v1', v1);
 
   const operatorToken = deps.operatorToken;

@@ -23,6 +23,7 @@ import type { Logger } from '../runtime/logging/createLogger.ts';
 import type { MessageState } from '../runtime/messages/messageState.ts';
 import type { MessageStore, StoredMessage } from '../runtime/messages/MessageStore.ts';
 import { CHANNELS, type Channel, type Priority } from '../runtime/messages/sendRequest.ts';
+import type { TemplateStore } from '../runtime/templates/TemplateStore.ts';
 import type { Clock } from '../runtime/time/Clock.ts';
 import { createProvider } from './createProvider.ts';
 import { restartWithBackoff } from './SupervisionStrategy.ts';
@@ -56,6 +57,7 @@ export type AssembleTreeOptions = {
   readonly config: Config;
   readonly store: MessageStore;
   readonly snapshots: RecipientSnapshots;
+  readonly templates: TemplateStore;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly retry: RetryPolicy;
@@ -122,6 +124,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
         storeRetryMs: 5_000,
         delivery: {
           store: options.store,
+          templates: options.templates,
           retry: options.retry,
           ...(options.random ? { random: options.random } : {}),
           ...(options.onPossibleDuplicate ? { onPossibleDuplicate: options.onPossibleDuplicate } : {}),

@@ -2,6 +2,8 @@
 import type { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
 import type { Provider } from '../actors/provider/Provider.ts';
 import { SmtpProvider } from '../actors/provider/smtp/SmtpProvider.ts';
+import { SnsProvider } from '../actors/provider/sns/SnsProvider.ts';
+import { WebhookProvider } from '../actors/provider/webhook/WebhookProvider.ts';
 import type { ProviderSpec } from '../runtime/config/providerConfig.ts';
 
 export type ProviderContext = {
@@ -23,7 +25,18 @@ export function createProvider(spec: ProviderSpec, context: ProviderContext): Pr
         name: spec.name,
       });
     case 'sns':
+      return new SnsProvider({
+        name: spec.name,
+        timeoutMs: spec.timeoutMs,
+        ...(context.aws.region ? { region: context.aws.region } : {}),
+        ...(context.aws.snsEndpoint ? { endpoint: context.aws.snsEndpoint } : {}),
+      });
     case 'webhook':
-      throw new Error(`provider type ${spec.type} (${spec.name}) cannot be built yet`);
+      return new WebhookProvider({
+        name: spec.name,
+        secret: spec.secret ?? '',
+        timeoutMs: spec.timeoutMs,
+        ...(spec.url ? { url: spec.url } : {}),
+      });
   }
 }

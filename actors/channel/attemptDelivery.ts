@@ -3,6 +3,8 @@
 
 import type { MessageStore, StoredMessage } from '../../runtime/messages/MessageStore.ts';
 import { IllegalTransitionError } from '../../runtime/messages/messageState.ts';
+import { TemplateRenderError } from '../../runtime/templates/TemplateError.ts';
+import type { TemplateStore } from '../../runtime/templates/TemplateStore.ts';
 import { type BackoffPolicy, fullJitterDelay } from '../../runtime/time/backoff.ts';
 import { type OutgoingMessage, ProviderError, type SendReceipt } from '../provider/Provider.ts';
 
@@ -34,19 +36,25 @@ export type DeliveryDeps = {
   readonly random?: () => number;
   /** Told when a message found in `sending` is attempted again: the provider may have it already. */
   readonly onPossibleDuplicate?: (message: StoredMessage) => void;
+  /** Renders template messages per recipient. */
+  readonly templates: Pick<TemplateStore, 'render'>;
 };
+
+/** The parts a provider sends: the message's own content, or its template rendered for the recipient. */
+export type RenderedContent = { readonly subject?: string; readonly text?: string; readonly html?: string };
 
 /** The provider connection an attempt goes through. */
 export type Via = { readonly name: string; send(outgoing: OutgoingMessage): Promise<SendReceipt> };
 
-export function toOutgoing(message: StoredMessage): OutgoingMessage {
+export function toOutgoing(message: StoredMessage, content: RenderedContent): OutgoingMessage {
   return {
     id: message.id,
     channel: message.channel,
     to: message.to,
-    ...(message.content?.subject !== undefined ? { subject: message.content.subject } : {}),
-    ...(message.content?.text !== undefined ? { text: message.content.text } : {}),
-    ...(message.content?.html !== undefined ? { html: message.content.html } : {}),
+    priority: message.priority,
+    ...(content.subject !== undefined ? { subject: content.subject } : {}),
+    ...(content.text !== undefined ? { text: content.text } : {}),
+    ...(content.html !== undefined ? { html: content.html } : {}),
     metadata: message.metadata,
   };
 }
@@ -73,6 +81,17 @@ export async function attemptDelivery(deps: DeliveryDeps, messageId: string, via
   }
   if (message.state === 'accepted') return { kind: 'skipped', reason: 'not yet taken by its recipient' };
   if (message.state !== 'queued') return { kind: 'skipped', reason: `already ${message.state}` };
+  let content: RenderedContent = message.content ?? {};
+  if (message.template) {
+    try {
+      content = await deps.templates.render(message.tenant, message.template, message.to, { channel: message.channel });
+    } catch (error) {
+      // A template that cannot render for this recipient never will: the message fails with the reason.
+      if (!(error instanceof TemplateRenderError)) throw error;
+      await deps.store.transition(messageId, 'failed', { error: error.message });
+      return { kind: 'failed', error: error.message };
+    }
+  }
   try {
     message = await deps.store.transition(messageId, 'sending', { provider: via.name, countAttempt: true });
   } catch (error) {
@@ -82,7 +101,7 @@ export async function attemptDelivery(deps: DeliveryDeps, messageId: string, via
 
   let failure: ProviderError;
   try {
-    await via.send(toOutgoing(message));
+    await via.send(toOutgoing(message, content));
   } catch (error) {
     failure =
       error instanceof ProviderError

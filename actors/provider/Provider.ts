@@ -1,6 +1,6 @@
 // What a provider connection needs from a provider: send one rendered message, and say whether a
 // failure is worth retrying.
-import type { Channel } from '../../runtime/messages/sendRequest.ts';
+import type { Channel, Priority } from '../../runtime/messages/sendRequest.ts';
 
 /** A message ready to leave: content rendered, addressed for its channel. */
 export type OutgoingMessage = {
@@ -13,6 +13,8 @@ export type OutgoingMessage = {
     readonly pushTarget?: string;
     readonly url?: string;
   };
+  /** Transactional or marketing: SMS providers send marketing as promotional. */
+  readonly priority: Priority;
   readonly subject?: string;
   readonly text?: string;
   readonly html?: string;

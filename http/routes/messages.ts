@@ -12,6 +12,7 @@ import {
   sendRequestSchema,
 } from '../../runtime/messages/sendRequest.ts';
 import { StoreUnavailableError } from '../../runtime/persistence/StoreError.ts';
+import type { TemplateStore } from '../../runtime/templates/TemplateStore.ts';
 import { ProblemError } from '../problem.ts';
 
 export type AcceptedMessage = {
@@ -34,6 +35,7 @@ export type MessagesRouteDeps = {
   /** Hands an accepted message to its recipient's actor. */
   readonly deliver: (message: AcceptedMessage) => void;
   readonly admit: Admission;
+  readonly templates: Pick<TemplateStore, 'exists' | 'missing'>;
   readonly maxBodyBytes: number;
   readonly maxBatchBodyBytes: number;
 };
@@ -80,10 +82,8 @@ function pushedBack(channel: Channel, retryAfterSeconds: number): ProblemError {
   );
 }
 
-function templateProblem(request: SendRequest): ReturnType<typeof describeIssues> | undefined {
-  return request.template
-    ? [{ path: 'template.id', message: `template ${request.template.id} does not exist` }]
-    : undefined;
+function missingTemplate(id: string): ReturnType<typeof describeIssues> {
+  return [{ path: 'template.id', message: `template ${id} does not exist` }];
 }
 
 export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
@@ -96,15 +96,14 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
         extensions: { errors: describeIssues(parsed.error) },
       });
     }
-    const templateErrors = templateProblem(parsed.data);
-    if (templateErrors) {
-      throw new ProblemError(400, 'invalid-message', 'Invalid message', templateErrors[0]?.message, {
-        extensions: { errors: templateErrors },
-      });
+    const tenant = c.get('principal');
+    const template = parsed.data.template;
+    if (template && !(await deps.templates.exists(tenant, template.id))) {
+      const errors = missingTemplate(template.id);
+      throw new ProblemError(400, 'invalid-message', 'Invalid message', errors[0]?.message, { extensions: { errors } });
     }
     const admission = deps.admit(parsed.data.channel);
     if (!admission.ok) throw pushedBack(parsed.data.channel, admission.retryAfterSeconds);
-    const tenant = c.get('principal');
     const result = await deps.messages.accept(tenant, parsed.data);
     if (!result.created) return c.json({ id: result.id, status: 'accepted', duplicate: true }, 200);
     deps.deliver({
@@ -131,11 +130,19 @@ export function messagesRoute(deps: MessagesRouteDeps): Hono<Env> {
     const tenant = c.get('principal');
     const results = new Array<BatchItemResult>(body.data.messages.length);
     const valid: Array<{ index: number; request: SendRequest }> = [];
-    body.data.messages.forEach((raw, index) => {
-      const parsed = sendRequestSchema.safeParse(raw);
-      const errors = parsed.success ? templateProblem(parsed.data) : describeIssues(parsed.error);
-      if (errors || !parsed.success) {
-        results[index] = { index, status: 400, errors: errors ?? [] };
+    const parsedItems = body.data.messages.map((raw) => sendRequestSchema.safeParse(raw));
+    const templateIds = parsedItems.flatMap((parsed) =>
+      parsed.success && parsed.data.template ? [parsed.data.template.id] : [],
+    );
+    const missing =
+      templateIds.length > 0 ? await deps.templates.missing(tenant, [...new Set(templateIds)]) : new Set<string>();
+    parsedItems.forEach((parsed, index) => {
+      if (!parsed.success) {
+        results[index] = { index, status: 400, errors: describeIssues(parsed.error) };
+        return;
+      }
+      if (parsed.data.template && missing.has(parsed.data.template.id)) {
+        results[index] = { index, status: 400, errors: missingTemplate(parsed.data.template.id) };
         return;
       }
       const admission = deps.admit(parsed.data.channel);

@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from '../metrics/createMetrics.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { type Database, openDatabase } from '../persistence/openDatabase.ts';
 import { SnapshotStore } from '../persistence/SnapshotStore.ts';
+import { TemplateStore } from '../templates/TemplateStore.ts';
 import { BacklogSweeper } from './BacklogSweeper.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 
@@ -107,12 +108,14 @@ export class Switchboard {
 
       const messages = new MessageStore(database.pool, { clock });
       const snapshots = new SnapshotStore(database.pool, { currentVersion: RECIPIENT_STATE_VERSION, clock });
+      const templates = new TemplateStore(database.pool, { clock });
       // The tree reports outcomes to metrics, which in turn read the tree: the first is wired once both exist.
       const metricsSink: { current?: Metrics } = {};
       const builtTree = assembleTree({
         config,
         store: messages,
         snapshots,
+        templates,
         clock,
         logger,
         retry: DEFAULT_RETRY_POLICY,
@@ -166,6 +169,7 @@ export class Switchboard {
         maxBatchBodyBytes: config.maxBatchBodyBytes,
         operatorToken: config.operatorToken,
         messages,
+        templates,
         tenantOfApiKey: (key) => apiKeys.tenantOf(key),
         readiness: async () => ({
           store: await database.ping(),

@@ -72,7 +72,7 @@ describe('actor tree of a running service', () => {
       restarts: 0,
       lastError: null,
     });
-        expect(email?.gauges).toMatchObject({ providers: 'dev-outbox', queued: 0, inFlight: 0, overflow: false });
+    expect(email?.gauges).toMatchObject({ providers: 'dev-outbox', queued: 0, inFlight: 0, overflow: false });
     const connection = email?.children?.[0];
     expect(connection).toMatchObject({ name: 'dev-outbox', kind: 'provider', status: 'running' });
     expect(connection?.gauges).toMatchObject({ breaker: 'closed', inFlight: 0, window: 32 });

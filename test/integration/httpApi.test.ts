@@ -182,6 +182,52 @@ describe('HTTP API', () => {
     }
   });
 
+  it('renders a stored template per recipient, and fails a message whose variable is missing', async () => {
+    const created = await fetch(`${base}/v1/templates`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: 'welcome',
+        channel: 'email',
+        subject: 'Welcome, {{ name }}',
+        text: 'Hi {{ name }}, your plan is {{ plan }}.',
+      }),
+    });
+    expect(created.status).toBe(201);
+    const rendered = await post(
+      email({ content: undefined, template: { id: 'welcome', vars: { name: 'Ada', plan: 'pro' } } }),
+    );
+    expect(rendered.status).toBe(202);
+    const { id } = (await rendered.json()) as { id: string };
+    const mail = await waitFor(() => smtp.mails.find((m) => m.header(MESSAGE_ID_HEADER) === id), {
+      what: 'the rendered mail',
+    });
+    expect(mail.parsed.subject).toBe('Welcome, Ada');
+    expect(mail.parsed.text?.trim()).toBe('Hi Ada, your plan is pro.');
+
+    const missingVar = await post(email({ content: undefined, template: { id: 'welcome', vars: { name: 'Bob' } } }));
+    const failedId = ((await missingVar.json()) as { id: string }).id;
+    const failed = await waitFor(
+      async () => {
+        const body = (await (
+          await fetch(`${base}/v1/messages/${failedId}`, { headers: { authorization: `Bearer ${API_KEY}` } })
+        ).json()) as {
+          status: string;
+          lastError: string;
+          attempts: number;
+        };
+        return body.status === 'failed' && body;
+      },
+      { what: 'the message failed on its template' },
+    );
+    expect(failed.lastError).toContain('plan');
+    expect(failed.attempts).toBe(0);
+
+    const unknown = await post(email({ content: undefined, template: { id: 'no-such-template' } }));
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: Array<{ path: string }> }).errors[0]?.path).toBe('template.id');
+  });
+
   it('guards /ops with the operator token', async () => {
     expect((await fetch(`${base}/ops/outbox`)).status).toBe(401);
     expect((await fetch(`${base}/ops/outbox`, { headers: { authorization: `Bearer ${API_KEY}` } })).status).toBe(401);

@@ -26,6 +26,7 @@ describe('SmtpProvider', () => {
     await provider.send({
       id: 'msg-1',
       channel: 'email',
+      priority: 'transactional',
       to: { id: 'u1', email: 'u1@example.com' },
       subject: 'Welcome',
       text: 'Hello there',
@@ -41,7 +42,13 @@ describe('SmtpProvider', () => {
     smtp.rejectRecipientsWith(550);
     try {
       const error = await provider
-        .send({ id: 'msg-2', channel: 'email', to: { id: 'u2', email: 'u2@example.com' }, text: 'x' })
+        .send({
+          id: 'msg-2',
+          channel: 'email',
+          priority: 'transactional',
+          to: { id: 'u2', email: 'u2@example.com' },
+          text: 'x',
+        })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ProviderError);
       expect((error as ProviderError).retriable).toBe(false);
@@ -55,7 +62,13 @@ describe('SmtpProvider', () => {
     smtp.rejectRecipientsWith(451);
     try {
       const error = await provider
-        .send({ id: 'msg-3', channel: 'email', to: { id: 'u3', email: 'u3@example.com' }, text: 'x' })
+        .send({
+          id: 'msg-3',
+          channel: 'email',
+          priority: 'transactional',
+          to: { id: 'u3', email: 'u3@example.com' },
+          text: 'x',
+        })
         .catch((e: unknown) => e);
       expect((error as ProviderError).retriable).toBe(true);
       expect((error as ProviderError).code).toBe('451');
@@ -70,7 +83,13 @@ describe('SmtpProvider', () => {
     const unreachable = new SmtpProvider({ url: closed.url, from: 'a@b.test', timeoutMs: 2_000 });
     try {
       const error = await unreachable
-        .send({ id: 'msg-4', channel: 'email', to: { id: 'u4', email: 'u4@example.com' }, text: 'x' })
+        .send({
+          id: 'msg-4',
+          channel: 'email',
+          priority: 'transactional',
+          to: { id: 'u4', email: 'u4@example.com' },
+          text: 'x',
+        })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ProviderError);
       expect((error as ProviderError).retriable).toBe(true);

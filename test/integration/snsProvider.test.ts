@@ -14,6 +14,7 @@ const sms = (overrides: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
   to: { id: 'u1', phone: '+15555550100' },
   text: 'Your code is 123456 & that is that',
   ...overrides,
+  priority: overrides.priority ?? 'transactional',
 });
 
 const push = (overrides: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
@@ -22,6 +23,7 @@ const push = (overrides: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
   to: { id: 'u2', pushTarget: 'arn:aws:sns:us-east-1:123456789012:endpoint/APNS/switchboard/0f3c' },
   text: 'Your parcel is on its way',
   ...overrides,
+  priority: overrides.priority ?? 'transactional',
 });
 
 async function failureOf(promise: Promise<unknown>): Promise<ProviderError> {
@@ -69,7 +71,7 @@ describe('SnsProvider', () => {
   });
 
   it('sends marketing SMS as Promotional', async () => {
-    await provider.send(sms({ id: 'sms-2', metadata: { priority: 'marketing' } }));
+    await provider.send(sms({ id: 'sms-2', priority: 'marketing' }));
     expect(sns.requests.at(-1)?.attributes[SMS_TYPE_ATTRIBUTE]?.stringValue).toBe('Promotional');
   });
 
@@ -134,7 +136,13 @@ describe('SnsProvider', () => {
     const noPhone = await failureOf(provider.send(sms({ id: 'sms-4', to: { id: 'u4' } })));
     const noTarget = await failureOf(provider.send(push({ id: 'push-4', to: { id: 'u4' } })));
     const email = await failureOf(
-      provider.send({ id: 'e-1', channel: 'email', to: { id: 'u4', email: 'a@b.test' }, text: 'x' }),
+      provider.send({
+        id: 'e-1',
+        channel: 'email',
+        priority: 'transactional',
+        to: { id: 'u4', email: 'a@b.test' },
+        text: 'x',
+      }),
     );
     expect([noPhone.retriable, noTarget.retriable, email.retriable]).toEqual([false, false, false]);
     expect(sns.requests.length).toBe(before);

@@ -30,6 +30,7 @@ describe('WebhookProvider', () => {
     text: 'Ünïcode ✓ survives',
     metadata: { orderId: 'o-42' },
     ...overrides,
+    priority: overrides.priority ?? 'transactional',
   });
 
   beforeAll(async () => {

@@ -33,7 +33,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * transactional-before-marketing rule.
  */
 export function smsTypeOf(message: OutgoingMessage): SmsType {
-  return message.metadata?.priority === 'marketing' ? 'Promotional' : 'Transactional';
+  return message.priority === 'marketing' ? 'Promotional' : 'Transactional';
 }
 
 export class SnsProvider implements Provider {

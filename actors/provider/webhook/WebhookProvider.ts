@@ -11,6 +11,8 @@ export type WebhookProviderOptions = {
   readonly timeoutMs?: number;
   /** Recorded on messages; default `webhook`. */
   readonly name?: string;
+  /** A fixed endpoint (a vendor's API) for every message; without it, each message's `to.url`. */
+  readonly url?: string;
   /** Milliseconds since the epoch, for HTTP-date `Retry-After`; default `Date.now`. */
   readonly now?: () => number;
 };
@@ -29,12 +31,15 @@ export class WebhookProvider implements Provider {
   readonly #inFlight = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
+  readonly #fixedUrl: string | undefined;
+
   constructor(options: WebhookProviderOptions) {
     if (options.secret === '') throw new TypeError('WebhookProvider needs a non-empty signing secret');
     this.name = options.name ?? 'webhook';
     this.#secret = options.secret;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#now = options.now ?? Date.now;
+    this.#fixedUrl = options.url;
   }
 
   /** POSTs the message; a 2xx answer is delivery. */
@@ -97,7 +102,7 @@ export class WebhookProvider implements Provider {
   }
 
   #target(message: OutgoingMessage): URL {
-    const raw = message.to.url;
+    const raw = this.#fixedUrl ?? message.to.url;
     if (!raw) throw new ProviderError(this.name, 'message has no webhook URL', { retriable: false });
     const url = URL.parse(raw);
     if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
