@@ -7,6 +7,7 @@ import { TemplateRenderError } from '../../runtime/templates/TemplateError.ts';
 import type { TemplateStore } from '../../runtime/templates/TemplateStore.ts';
 import { type BackoffPolicy, fullJitterDelay } from '../../runtime/time/backoff.ts';
 import { type OutgoingMessage, ProviderError, type SendReceipt } from '../provider/Provider.ts';
+import { BREAKER_OPEN_CODE } from '../provider/ProviderConnection.ts';
 
 export type RetryPolicy = BackoffPolicy & { readonly maxAttempts: number };
 
@@ -131,6 +132,11 @@ async function settleFailure(
   if (!failure.retriable) {
     await deps.store.transition(message.id, 'failed', detail);
     return { kind: 'failed', error: reason };
+  }
+  // A breaker that refused the send means the provider never saw it: wait and try again, never `dead`.
+  if (failure.code === BREAKER_OPEN_CODE) {
+    await deps.store.transition(message.id, 'queued', detail);
+    return { kind: 'retry', delayMs: Math.max(250, fullJitterDelay(deps.retry, 1, deps.random)), error: reason };
   }
   if (message.attempts >= deps.retry.maxAttempts) {
     await deps.store.transition(message.id, 'dead', detail);

@@ -105,9 +105,14 @@ export class ProviderConnection {
     return this.#state?.inFlight ?? 0;
   }
 
-  /** True when a send may go now: running, breaker not open, window not full, a token in the bucket (taken). */
+  /**
+   * True when a send may go now (and takes a token): running, breaker not open, window not full. A
+   * half-open breaker lets exactly one trial through, so nothing else goes until it is answered.
+   */
   tryReserve(): boolean {
-    if (this.breaker === 'open' || this.inFlight >= this.#options.window) return false;
+    const breaker = this.breaker;
+    if (breaker === 'open' || this.inFlight >= this.#options.window) return false;
+    if (breaker === 'halfOpen' && this.inFlight > 0) return false;
     return this.bucket.tryTake();
   }
 

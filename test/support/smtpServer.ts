@@ -4,6 +4,8 @@ import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
 export type ReceivedMail = {
+  /** performance.now() when the mail was received. */
+  readonly receivedAt: number;
   readonly envelopeTo: string[];
   readonly parsed: ParsedMail;
   header(name: string): string | undefined;
@@ -37,6 +39,7 @@ export async function startSmtpServer(options: { port?: number } = {}): Promise<
       simpleParser(stream).then(
         (parsed) => {
           mails.push({
+            receivedAt: performance.now(),
             envelopeTo: session.envelope.rcptTo.map((rcpt) => rcpt.address),
             parsed,
             header: (name) => {

@@ -74,6 +74,8 @@ export type TestSnsEndpoint = {
   hangNext(count?: number): void;
   /** Drops the connections of held requests. */
   releaseHung(): void;
+  /** Forgets planned failures and hangs: the next requests are answered normally. */
+  clearPlan(): void;
   /** Resolves once at least `count` requests have arrived. */
   waitForRequests(count: number): Promise<void>;
   close(): Promise<void>;
@@ -152,6 +154,9 @@ export async function startSnsEndpoint(options: SnsEndpointOptions = {}): Promis
     },
     hangNext(count = 1) {
       for (let i = 0; i < count; i++) plan.push({ kind: 'hang' });
+    },
+    clearPlan() {
+      plan.length = 0;
     },
     releaseHung() {
       for (const res of held) res.destroy();
