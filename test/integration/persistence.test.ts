@@ -1,8 +1,5 @@
 // One persistence suite, run against PostgreSQL and against the embedded PGlite store: migrations,
 // durable acceptance with idempotency, the state machine, and outbox rows for terminal transitions.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -11,8 +8,7 @@ import { MessageStore } from '../../runtime/messages/MessageStore.ts';
 import { IllegalTransitionError } from '../../runtime/messages/messageState.ts';
 import { type SendRequest, sendRequestSchema } from '../../runtime/messages/sendRequest.ts';
 import { migrate } from '../../runtime/persistence/migrate.ts';
-import { type Database, openDatabase } from '../../runtime/persistence/openDatabase.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { STORES_UNDER_TEST, type StoreUnderTest } from '../support/storesUnderTest.ts';
 
 const send = (overrides: Partial<Record<keyof SendRequest, unknown>> = {}): SendRequest =>
   sendRequestSchema.parse({
@@ -22,38 +18,7 @@ const send = (overrides: Partial<Record<keyof SendRequest, unknown>> = {}): Send
     ...overrides,
   });
 
-type StoreUnderTest = { database: Database; cleanup(): Promise<void> };
-
-const stores: Array<[string, () => Promise<StoreUnderTest>]> = [
-  [
-    'postgresql',
-    async () => {
-      const testDb: TestDatabase = await createTestDatabase();
-      const database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await testDb.drop();
-        },
-      };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'sb-pglite-'));
-      const database = await openDatabase({ databaseUrl: undefined, dataDir });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await rm(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-];
+const stores = STORES_UNDER_TEST;
 
 describe.each(stores)('persistence on %s', (_name, open) => {
   let store: StoreUnderTest;

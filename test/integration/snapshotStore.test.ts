@@ -1,13 +1,9 @@
 // One snapshot-store suite, run against PostgreSQL and against the embedded PGlite store: batched loads,
 // write-behind with coalescing and size/time batching, schema upgrades, retention and failed batches.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'slonik';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { migrate } from '../../runtime/persistence/migrate.ts';
-import { type Database, openDatabase } from '../../runtime/persistence/openDatabase.ts';
 import {
   SnapshotStore,
   SnapshotStoreClosedError,
@@ -15,40 +11,9 @@ import {
 } from '../../runtime/persistence/SnapshotStore.ts';
 import { SnapshotVersionError } from '../../runtime/persistence/upgradeSnapshot.ts';
 import { FakeClock } from '../../runtime/time/FakeClock.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { STORES_UNDER_TEST, type StoreUnderTest } from '../support/storesUnderTest.ts';
 
-type StoreUnderTest = { database: Database; cleanup(): Promise<void> };
-
-const stores: Array<[string, () => Promise<StoreUnderTest>]> = [
-  [
-    'postgresql',
-    async () => {
-      const testDb: TestDatabase = await createTestDatabase();
-      const database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await testDb.drop();
-        },
-      };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'sb-pglite-'));
-      const database = await openDatabase({ databaseUrl: undefined, dataDir });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await rm(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-];
+const stores = STORES_UNDER_TEST;
 
 /** Reports whether a promise has settled, without awaiting it (and marks its rejection as handled). */
 function track(promise: Promise<unknown>): { readonly settled: boolean } {

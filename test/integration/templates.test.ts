@@ -1,9 +1,6 @@
 // Templates against PostgreSQL and the embedded PGlite store: numbered versions (also under racing
 // creates), Liquid parse errors refused, rendering with strict variables, the parsed-template cache,
 // and the /v1/templates route mounted on a bare hono app.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Hono } from 'hono';
 import { sql } from 'slonik';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +8,6 @@ import { z } from 'zod';
 import { ProblemError, problemResponse } from '../../http/problem.ts';
 import { templatesRoute } from '../../http/routes/templates.ts';
 import { migrate } from '../../runtime/persistence/migrate.ts';
-import { type Database, openDatabase } from '../../runtime/persistence/openDatabase.ts';
 import {
   TemplateInvalidError,
   TemplateParseError,
@@ -19,40 +15,9 @@ import {
 } from '../../runtime/templates/TemplateError.ts';
 import { TemplateStore } from '../../runtime/templates/TemplateStore.ts';
 import { FakeClock } from '../../runtime/time/FakeClock.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { STORES_UNDER_TEST, type StoreUnderTest } from '../support/storesUnderTest.ts';
 
-type StoreUnderTest = { database: Database; cleanup(): Promise<void> };
-
-const stores: Array<[string, () => Promise<StoreUnderTest>]> = [
-  [
-    'postgresql',
-    async () => {
-      const testDb: TestDatabase = await createTestDatabase();
-      const database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await testDb.drop();
-        },
-      };
-    },
-  ],
-  [
-    'embedded PGlite',
-    async () => {
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'sb-templates-'));
-      const database = await openDatabase({ databaseUrl: undefined, dataDir });
-      return {
-        database,
-        async cleanup() {
-          await database.close();
-          await rm(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-];
+const stores = STORES_UNDER_TEST;
 
 const ada = { id: 'user-1', email: 'ada@example.com' };
 
