@@ -40,12 +40,21 @@ export function spawnBridge(
     {
       kind: 'bridge',
       init: async () => {
+        // A failure may be reported while the connector is still opening: it is held until the
+        // connection exists, then reported like any other (once).
+        let connection: BridgeConnection | undefined;
+        let lost: Error | undefined;
         let reported = false;
-        const connection: BridgeConnection = await connect((error) => {
-          if (reported || holder.self === undefined) return;
+        const report = () => {
+          if (reported || lost === undefined || connection === undefined || holder.self === undefined) return;
           reported = true;
-          system.dispatch(holder.self, { type: 'connection-lost', error, connection });
+          system.dispatch(holder.self, { type: 'connection-lost', error: lost, connection });
+        };
+        connection = await connect((error) => {
+          lost ??= error;
+          report();
         });
+        report();
         return connection;
       },
       async receive(state, message) {
