@@ -42,18 +42,19 @@ export function spawnBridge(
       init: async () => {
         // A failure may be reported while the connector is still opening: it is held until the
         // connection exists, then reported like any other (once).
-        let connection: BridgeConnection | undefined;
+        const opened: { connection?: BridgeConnection } = {};
         let lost: Error | undefined;
         let reported = false;
         const report = () => {
-          if (reported || lost === undefined || connection === undefined || holder.self === undefined) return;
+          if (reported || lost === undefined || opened.connection === undefined || holder.self === undefined) return;
           reported = true;
-          system.dispatch(holder.self, { type: 'connection-lost', error: lost, connection });
+          system.dispatch(holder.self, { type: 'connection-lost', error: lost, connection: opened.connection });
         };
-        connection = await connect((error) => {
+        const connection = await connect((error) => {
           lost ??= error;
           report();
         });
+        opened.connection = connection;
         report();
         return connection;
       },
