@@ -1,5 +1,7 @@
-// Three suites: pure logic (unit), real services over the wire (integration), the built service as a
-// process (e2e). Integration and e2e run files one at a time: they share local services and ports.
+// Four suites: pure logic (unit), real services over the wire (integration), the built service as a
+// process (e2e), and the service as a process under kill -9 and outages (chaos). Integration, e2e and
+// chaos run files one at a time: they share local services and ports. Chaos is heavy and is run on its
+// own, after the others (deploy/local/test.sh), so it never overlaps another suite.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -35,6 +37,16 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },

@@ -64,6 +64,8 @@ class ChannelState {
   readonly known = new Set<string>();
   /** Messages being delivered, with their priority (a retry keeps it). */
   readonly inFlight = new Map<string, Priority>();
+  /** The connection whose window each delivery holds a place in. */
+  readonly via = new Map<string, ProviderConnection>();
   readonly timers = new Map<string, TimerHandle>();
   wakeTimer: TimerHandle | undefined;
   /** Messages were refused for lack of room: the store holds queued messages the queue does not. */
@@ -192,6 +194,8 @@ export class ChannelActor {
         const priority = state.inFlight.get(message.messageId) ?? 'transactional';
         state.inFlight.delete(message.messageId);
         state.known.delete(message.messageId);
+        state.via.get(message.messageId)?.release();
+        state.via.delete(message.messageId);
         this.#settle(state, message.messageId, priority, message.outcome, context);
         state.notifyIfIdle();
         break;
@@ -228,6 +232,7 @@ export class ChannelActor {
       const messageId = state.queue.shift();
       if (messageId === undefined) break;
       state.inFlight.set(messageId, priority);
+      state.via.set(messageId, connection);
       this.#track(attemptDelivery(this.#options.delivery, messageId, connection), messageId, context, {
         kind: 'unrecorded',
         providerAccepted: false,

@@ -55,6 +55,7 @@ export class ProviderConnection {
   readonly #system: ActorSystem;
   readonly #options: ProviderConnectionOptions;
   #state: ConnectionState | undefined;
+  #reserved = 0;
   #sends = 0;
   #failures = 0;
 
@@ -84,7 +85,8 @@ export class ProviderConnection {
       gauges: (state) => ({
         provider: state.provider.name,
         breaker: breakerState(state.breaker),
-        inFlight: state.inFlight,
+        inFlight: this.#reserved,
+        sending: state.inFlight,
         window: options.window,
         tokens: Math.floor(this.bucket.tokens),
         ratePerSecond: options.rate.perSecond,
@@ -101,19 +103,29 @@ export class ProviderConnection {
     return breakerState(this.#state.breaker);
   }
 
+  /** Deliveries holding a place in this connection's window, from reservation until they settle. */
   get inFlight(): number {
-    return this.#state?.inFlight ?? 0;
+    return this.#reserved;
   }
 
   /**
-   * True when a send may go now (and takes a token): running, breaker not open, window not full. A
-   * half-open breaker lets exactly one trial through, so nothing else goes until it is answered.
+   * Takes a place in the window (and a token) when a delivery may go now: running, breaker not open,
+   * window not full. A half-open breaker lets exactly one trial through. The place is held from here,
+   * through loading and claiming the message, until {@link release} — so the window bounds every
+   * message in `sending`, not only those already on the wire.
    */
   tryReserve(): boolean {
     const breaker = this.breaker;
-    if (breaker === 'open' || this.inFlight >= this.#options.window) return false;
-    if (breaker === 'halfOpen' && this.inFlight > 0) return false;
-    return this.bucket.tryTake();
+    if (breaker === 'open' || this.#reserved >= this.#options.window) return false;
+    if (breaker === 'halfOpen' && this.#reserved > 0) return false;
+    if (!this.bucket.tryTake()) return false;
+    this.#reserved++;
+    return true;
+  }
+
+  /** Gives back a place taken by {@link tryReserve}, whatever became of the delivery. */
+  release(): void {
+    if (this.#reserved > 0) this.#reserved--;
   }
 
   /** Milliseconds until the bucket has a token. */
