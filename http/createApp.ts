@@ -13,8 +13,10 @@ import { ProblemError, problemResponse } from './problem.ts';
 import { healthRoute, type Readiness } from './routes/health.ts';
 import { type MessagesRouteDeps, messagesRoute } from './routes/messages.ts';
 import { opsRoute } from './routes/ops.ts';
+import { type SuppressionsRouteDeps, suppressionsRoute } from './routes/suppressions.ts';
 import { templatesRoute } from './routes/templates.ts';
 import type { TemplateStore } from '../runtime/templates/TemplateStore.ts';
+import type { SuppressionStore } from '../runtime/policy/SuppressionStore.ts';
 
 export type AppDeps = {
   readonly logger: Logger;
@@ -27,6 +29,9 @@ export type AppDeps = {
   readonly deliver: MessagesRouteDeps['deliver'];
   readonly admit: MessagesRouteDeps['admit'];
   readonly templates: TemplateStore;
+  readonly suppressions: SuppressionStore;
+  /** Tells a recipient's live actor of a committed change to its suppression list. */
+  readonly suppressionChanged: SuppressionsRouteDeps['changed'];
   readonly devOutbox: DevOutboxProvider;
   readonly system: ActorSystem;
   readonly metrics: Metrics;
@@ -52,6 +57,7 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
   v1.route('/templates', templatesRoute({ templates: deps.templates }));
+  v1.route('/suppressions', suppressionsRoute({ suppressions: deps.suppressions, changed: deps.suppressionChanged }));
   app.route('/v1', v1);
 
   const operatorToken = deps.operatorToken;

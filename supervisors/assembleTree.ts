@@ -23,6 +23,8 @@ import type { Logger } from '../runtime/logging/createLogger.ts';
 import type { MessageState } from '../runtime/messages/messageState.ts';
 import type { MessageStore, StoredMessage } from '../runtime/messages/MessageStore.ts';
 import { CHANNELS, type Channel, type Priority } from '../runtime/messages/sendRequest.ts';
+import type { SuppressionChange } from '../runtime/policy/suppression.ts';
+import type { SuppressionStore } from '../runtime/policy/SuppressionStore.ts';
 import type { TemplateStore } from '../runtime/templates/TemplateStore.ts';
 import type { Clock } from '../runtime/time/Clock.ts';
 import { createProvider } from './createProvider.ts';
@@ -49,6 +51,11 @@ export type ActorTree = {
    * taken (`queued`, or `sending` when recovered) straight to its channel.
    */
   deliver(message: RoutedMessage): void;
+  /**
+   * Tells a live recipient actor that its suppression list changed (after the change committed), so
+   * the next message sees it; an actor not in memory reads its list when it activates.
+   */
+  suppressionChanged(tenant: string, recipientId: string, change: SuppressionChange): void;
   /** Flushes recipients, waits for in-flight deliveries, closes providers and stops every actor. */
   stop(): Promise<void>;
 };
@@ -57,6 +64,7 @@ export type AssembleTreeOptions = {
   readonly config: Config;
   readonly store: MessageStore;
   readonly snapshots: RecipientSnapshots;
+  readonly suppressions: Pick<SuppressionStore, 'forRecipient'>;
   readonly templates: TemplateStore;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -163,10 +171,25 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     idleMs: config.recipients.idleMs,
     behavior: recipientBehavior({
       snapshots: options.snapshots,
-      take: (messageId, recipientSeq) => options.store.transition(messageId, 'queued', { recipientSeq }),
+      clock,
+      policy: config.policy,
+      facts: (messageId) => options.store.policyFacts(messageId),
+      take: (messageId, recipientSeq, takenAt) =>
+        options.store.transition(messageId, 'queued', { recipientSeq, takenAt }),
+      suppress: async (messageId, reason) => {
+        const suppressed = await options.store.transition(messageId, 'suppressed', { error: reason });
+        backlog.finished(suppressed.channel);
+      },
+      hold: async (messageId, until) => {
+        await options.store.hold(messageId, until, `held for quiet hours until ${new Date(until).toISOString()}`);
+      },
       takenAfter: (key, afterSeq) => {
         const { tenant, recipientId } = splitRecipientKey(key);
         return options.store.recipientMessagesAfter(tenant, recipientId, afterSeq);
+      },
+      suppressions: (key) => {
+        const { tenant, recipientId } = splitRecipientKey(key);
+        return options.suppressions.forRecipient(tenant, recipientId);
       },
       deliver: deliverToChannel,
       registry: () => recipients,
@@ -191,6 +214,10 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
         channel: message.channel,
         priority: message.priority,
       });
+    },
+    suppressionChanged(tenant, recipientId, change) {
+      const key = recipientKey(tenant, recipientId);
+      if (recipients.isLive(key)) recipients.tell(key, { type: 'suppressions', change });
     },
     stop() {
       stopped ??= (async () => {

@@ -1,6 +1,10 @@
 // Environment → validated options with defaults → a frozen, typed config object, in one place.
 import path from 'node:path';
 import { z } from 'zod';
+import type { RecipientPolicy } from '../policy/decidePolicy.ts';
+import { parseFrequencyCaps } from '../policy/frequencyCap.ts';
+import { formatQuietHours, isTimeZone, parseQuietHours } from '../policy/quietHours.ts';
+import { longDuration } from '../policy/contentDedupe.ts';
 import { type ProvidersByChannel, parseProviders } from './providerConfig.ts';
 
 /** A configuration value that cannot be used; its message is one line naming the variable. */
@@ -83,6 +87,28 @@ const environmentSchema = z.object({
   ),
   SWITCHBOARD_RECIPIENT_IDLE_MS: positiveInt('a positive number of milliseconds', 300_000),
   SWITCHBOARD_SHUTDOWN_GRACE_MS: positiveInt('a positive number of milliseconds', 10_000),
+  SWITCHBOARD_FREQUENCY_CAPS: z.preprocess(emptyAsUndefined, z.string().optional()),
+  SWITCHBOARD_DEDUPE_WINDOW_MS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ message: 'a number of milliseconds (0 turns dedupe off)' })
+      .int({ message: 'a number of milliseconds (0 turns dedupe off)' })
+      .min(0, { message: 'a number of milliseconds (0 turns dedupe off)' })
+      .default(600_000),
+  ),
+  SWITCHBOARD_QUIET_HOURS: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine((value) => parseQuietHours(value) !== null, {
+        message: 'a daily window HH:MM-HH:MM of local time, like 21:00-08:00 (start and end differ)',
+      })
+      .optional(),
+  ),
+  SWITCHBOARD_DEFAULT_TIME_ZONE: z.preprocess(
+    emptyAsUndefined,
+    z.string().refine(isTimeZone, { message: 'an IANA time zone name, like Europe/London' }).default('UTC'),
+  ),
   SWITCHBOARD_LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z
@@ -121,6 +147,8 @@ export type Config = {
   };
   /** How long a stop waits for in-flight work before it forces. */
   readonly shutdownGraceMs: number;
+  /** Per-recipient policy: frequency caps, content dedupe, quiet hours. */
+  readonly policy: RecipientPolicy;
   /** `undefined` selects the embedded PGlite store in the data directory. */
   readonly databaseUrl: string | undefined;
   readonly kafkaBrokers: readonly string[];
@@ -155,6 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     webhookSecret: e.SWITCHBOARD_WEBHOOK_SECRET,
   });
   if (!providers.ok) throw new ConfigError('SWITCHBOARD_PROVIDERS', providers.message, undefined);
+  const caps = parseFrequencyCaps(e.SWITCHBOARD_FREQUENCY_CAPS);
+  if (!caps.ok) throw new ConfigError('SWITCHBOARD_FREQUENCY_CAPS', caps.message, undefined);
   return Object.freeze({
     port: e.PORT,
     dataDir: path.resolve(cwd, e.SWITCHBOARD_DATA_DIR),
@@ -163,6 +193,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     maxBatchBodyBytes: e.SWITCHBOARD_MAX_BATCH_BODY_BYTES,
     recipients: Object.freeze({ shards: e.SWITCHBOARD_RECIPIENT_SHARDS, idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS }),
     shutdownGraceMs: e.SWITCHBOARD_SHUTDOWN_GRACE_MS,
+    policy: Object.freeze({
+      frequencyCaps: caps.caps,
+      dedupeWindowMs: e.SWITCHBOARD_DEDUPE_WINDOW_MS,
+      quietHours: e.SWITCHBOARD_QUIET_HOURS === undefined ? null : parseQuietHours(e.SWITCHBOARD_QUIET_HOURS),
+      defaultTimeZone: e.SWITCHBOARD_DEFAULT_TIME_ZONE,
+    }),
     providers: providers.providers,
     channels: Object.freeze({
       queueCapacity: e.SWITCHBOARD_CHANNEL_QUEUE_CAPACITY,
@@ -208,5 +244,19 @@ export function describeConfig(config: Config): Record<string, string> {
         ? `${config.apiKeys.length} from SWITCHBOARD_API_KEYS`
         : 'generated key in data directory',
     operatorApi: config.operatorToken ? 'on (SWITCHBOARD_OPERATOR_TOKEN)' : 'off (SWITCHBOARD_OPERATOR_TOKEN unset)',
+    policy: describePolicy(config.policy),
   };
+}
+
+function describePolicy(policy: RecipientPolicy): string {
+  const caps = Object.entries(policy.frequencyCaps).flatMap(([priority, byChannel]) =>
+    Object.entries(byChannel ?? {}).map(([channel, cap]) => `${priority} ${channel} ${cap?.max}/${cap?.windowMs}ms`),
+  );
+  return [
+    caps.length > 0 ? `frequency caps ${caps.join(', ')}` : 'no frequency caps',
+    policy.dedupeWindowMs > 0 ? `dedupe within ${longDuration(policy.dedupeWindowMs)}` : 'dedupe off',
+    policy.quietHours === null
+      ? 'no quiet hours'
+      : `quiet hours ${formatQuietHours(policy.quietHours)} (default zone ${policy.defaultTimeZone})`,
+  ].join('; ');
 }

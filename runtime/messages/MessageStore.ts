@@ -1,9 +1,12 @@
 // Durable record of every message: group-committed acceptance with idempotency, group-committed state
-// transitions with their events (and an outbox row with each terminal transition), and reads.
+// transitions with their events (and an outbox row with each terminal transition), quiet-hours holds,
+// and reads (the policy facts of messages are read in shared batches too).
 import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { GroupCommit, type GroupCommitStats } from '../persistence/GroupCommit.ts';
 import { translateStoreError } from '../persistence/StoreError.ts';
+import { type HoldItem, holdBatch } from '../policy/holdBatch.ts';
+import { type PolicyFacts, readPolicyFacts } from '../policy/policyFacts.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 import { type AcceptItem, type AcceptResult, acceptBatch } from './acceptBatch.ts';
 import { MESSAGE_STATES, type MessageState } from './messageState.ts';
@@ -11,7 +14,7 @@ import { CHANNELS, type Channel, PRIORITIES, type Priority } from './sendRequest
 import { epochMs, iso, MESSAGE_COLUMNS, messageRow, type StoredMessage, toStoredMessage } from './storedMessage.ts';
 import { type DeliveryEvent, type TransitionDetail, type TransitionItem, transitionBatch } from './transitionBatch.ts';
 
-export type { AcceptItem, AcceptResult, DeliveryEvent, StoredMessage, TransitionDetail };
+export type { AcceptItem, AcceptResult, DeliveryEvent, PolicyFacts, StoredMessage, TransitionDetail };
 
 /** A message accepted but not finished, with what routing it needs. */
 export type PendingMessage = {
@@ -24,7 +27,18 @@ export type PendingMessage = {
 };
 
 /** What a recipient's state is rebuilt from: the messages it took after its snapshot. */
-export type RecipientMessage = { readonly recipientSeq: number; readonly channel: Channel; readonly createdAt: string };
+export type RecipientMessage = {
+  readonly recipientSeq: number;
+  readonly channel: Channel;
+  readonly priority: Priority;
+  readonly createdAt: string;
+  /** When the recipient took it (epoch ms). */
+  readonly takenAt: number;
+  readonly contentHash: string | null;
+};
+
+/** Where the scheduler has read up to: messages due later than this pair come next. */
+export type ScheduleCursor = { readonly sendAt: number; readonly id: string };
 
 export type Transition = {
   readonly state: MessageState;
@@ -57,14 +71,18 @@ export class MessageStore {
   readonly #pool: DatabasePool;
   readonly #acceptWriter: GroupCommit<AcceptItem, AcceptResult>;
   readonly #transitionWriter: GroupCommit<TransitionItem, StoredMessage>;
+  readonly #holdWriter: GroupCommit<HoldItem, boolean>;
+  readonly #factsReader: GroupCommit<string, PolicyFacts | null>;
+  readonly #clock: Clock;
 
   constructor(pool: DatabasePool, options: MessageStoreOptions = {}) {
     this.#pool = pool;
+    this.#clock = options.clock ?? systemClock();
     const common = {
       maxBatch: options.maxBatch ?? 1_000,
       maxQueued: options.maxQueued ?? 50_000,
       retryAfterFailureMs: options.retryAfterFailureMs ?? 500,
-      clock: options.clock ?? systemClock(),
+      clock: this.#clock,
     };
     this.#acceptWriter = new GroupCommit((items) => acceptBatch(pool, items), {
       ...common,
@@ -74,6 +92,8 @@ export class MessageStore {
       ...common,
       name: 'message transitions',
     });
+    this.#holdWriter = new GroupCommit((items) => holdBatch(pool, items), { ...common, name: 'message holds' });
+    this.#factsReader = new GroupCommit((ids) => readPolicyFacts(pool, ids), { ...common, name: 'policy facts' });
   }
 
   /**
@@ -99,6 +119,19 @@ export class MessageStore {
     return this.#transitionWriter.submit({ id, to, detail });
   }
 
+  /**
+   * Holds an accepted message until `until` (epoch ms): its send_at moves there and it stays accepted,
+   * with an event recording `detail`. Resolves false when the message is no longer accepted.
+   */
+  hold(id: string, until: number, detail: string): Promise<boolean> {
+    return this.#holdWriter.submit({ id, until, detail });
+  }
+
+  /** What the recipient's policy needs of a message (null when there is none); reads made together share a query. */
+  policyFacts(id: string): Promise<PolicyFacts | null> {
+    return this.#factsReader.submit(id);
+  }
+
   /** Puts a failed or dead message back in its channel's queue with its attempts counted afresh. */
   replay(id: string): Promise<StoredMessage> {
     return this.transition(id, 'queued', { resetAttempts: true, error: 'replayed by an operator' });
@@ -118,9 +151,9 @@ export class MessageStore {
     return this.#acceptWriter.close();
   }
 
-  /** Writes the queued transitions and refuses further ones (after the actors have stopped). */
-  closeTransitions(): Promise<void> {
-    return this.#transitionWriter.close();
+  /** Writes the queued transitions and holds and refuses further ones (after the actors have stopped). */
+  async closeTransitions(): Promise<void> {
+    await Promise.all([this.#transitionWriter.close(), this.#holdWriter.close(), this.#factsReader.close()]);
   }
 
   /** The message with its transitions, or null when this tenant has no such message. */
@@ -160,28 +193,60 @@ export class MessageStore {
     }
   }
 
-  /** Messages accepted but not yet in a terminal state, oldest first. */
-  async pending(limit: number): Promise<PendingMessage[]> {
+  /**
+   * Messages accepted but not yet in a terminal state, oldest first, leaving out accepted ones not due
+   * at `asOf` (epoch ms, the clock's now by default): the scheduler routes those when they fall due.
+   */
+  async pending(limit: number, asOf: number = this.#clock.now()): Promise<PendingMessage[]> {
     try {
       const rows = await this.#pool.any(sql.type(pendingRow)`
         SELECT id, tenant, channel, recipient_id, state, priority FROM messages
-         WHERE state IN ('accepted', 'queued', 'sending') ORDER BY created_at LIMIT ${limit}`);
+         WHERE state IN ('accepted', 'queued', 'sending')
+           AND NOT (state = 'accepted' AND send_at IS NOT NULL AND send_at > ${sql.timestamp(new Date(asOf))})
+         ORDER BY created_at LIMIT ${limit}`);
       return rows.map(toPending);
     } catch (error) {
       throw translateStoreError(error, 'list pending messages');
     }
   }
 
-  /** The backlog: accepted or queued messages untouched for `olderThanMs`, oldest first. */
+  /**
+   * The backlog: accepted or queued messages untouched for `olderThanMs`, oldest first. A message with
+   * a sendAt counts as untouched only from then on, so none is routed before it is due.
+   */
   async stale(olderThanMs: number, limit: number): Promise<PendingMessage[]> {
+    const dueBefore = sql.timestamp(new Date(this.#clock.now() - olderThanMs));
     try {
       const rows = await this.#pool.any(sql.type(pendingRow)`
         SELECT id, tenant, channel, recipient_id, state, priority FROM messages
          WHERE state IN ('accepted', 'queued') AND updated_at < now() - make_interval(secs => ${olderThanMs / 1000})
+           AND (send_at IS NULL OR send_at < ${dueBefore})
          ORDER BY updated_at LIMIT ${limit}`);
       return rows.map(toPending);
     } catch (error) {
       throw translateStoreError(error, 'list the backlog');
+    }
+  }
+
+  /**
+   * Accepted messages with a sendAt after `after` and at or before `upTo` (epoch ms), in (sendAt, id)
+   * order: what the scheduler routes as it falls due.
+   */
+  async dueScheduled(
+    after: ScheduleCursor,
+    upTo: number,
+    limit: number,
+  ): Promise<Array<PendingMessage & { readonly sendAt: number }>> {
+    try {
+      const rows = await this.#pool.any(sql.type(pendingRow.extend({ send_at: epochMs }))`
+        SELECT id, tenant, channel, recipient_id, state, priority, send_at FROM messages
+         WHERE state = 'accepted' AND send_at IS NOT NULL
+           AND (send_at, id) > (${sql.timestamp(new Date(after.sendAt))}, ${after.id}::uuid)
+           AND send_at <= ${sql.timestamp(new Date(upTo))}
+         ORDER BY send_at, id LIMIT ${limit}`);
+      return rows.map((row) => ({ ...toPending(row), sendAt: row.send_at }));
+    } catch (error) {
+      throw translateStoreError(error, 'list scheduled messages');
     }
   }
 
@@ -203,11 +268,14 @@ export class MessageStore {
     }
   }
 
-  /** Messages accepted and not finished, per channel: the durable backlog. */
+  /** Messages accepted and not finished, per channel: the durable backlog (messages not yet due left out). */
   async backlogCounts(): Promise<Partial<Record<Channel, number>>> {
+    const now = sql.timestamp(new Date(this.#clock.now()));
     try {
       const rows = await this.#pool.any(sql.type(z.object({ channel: z.enum(CHANNELS), n: z.number() }))`
-        SELECT channel, count(*)::int AS n FROM messages WHERE state IN ('accepted', 'queued', 'sending') GROUP BY channel`);
+        SELECT channel, count(*)::int AS n FROM messages
+         WHERE state IN ('accepted', 'queued', 'sending') AND NOT (state = 'accepted' AND send_at IS NOT NULL AND send_at > ${now})
+         GROUP BY channel`);
       return Object.fromEntries(rows.map((row) => [row.channel, row.n]));
     } catch (error) {
       throw translateStoreError(error, 'count the backlog');
@@ -218,15 +286,26 @@ export class MessageStore {
   async recipientMessagesAfter(tenant: string, recipientId: string, afterSeq: number): Promise<RecipientMessage[]> {
     try {
       const rows = await this.#pool.any(sql.type(
-        z.object({ recipient_seq: z.bigint(), channel: z.enum(CHANNELS), created_at: epochMs }),
+        z.object({
+          recipient_seq: z.bigint(),
+          channel: z.enum(CHANNELS),
+          priority: z.enum(PRIORITIES),
+          created_at: epochMs,
+          taken_at: epochMs,
+          content_hash: z.string().nullable(),
+        }),
       )`
-        SELECT recipient_seq, channel, created_at FROM messages
+        SELECT recipient_seq, channel, priority, created_at, COALESCE(taken_at, created_at) AS taken_at, content_hash
+          FROM messages
          WHERE tenant = ${tenant} AND recipient_id = ${recipientId} AND recipient_seq > ${afterSeq}
          ORDER BY recipient_seq`);
       return rows.map((row) => ({
         recipientSeq: Number(row.recipient_seq),
         channel: row.channel,
+        priority: row.priority,
         createdAt: iso(row.created_at),
+        takenAt: row.taken_at,
+        contentHash: row.content_hash,
       }));
     } catch (error) {
       throw translateStoreError(error, 'read a recipient’s messages');

@@ -1,9 +1,10 @@
-// Durable acceptance of a batch of sends in one transaction: the messages and their `accepted` events
-// in one statement. A repeated (tenant, idempotencyKey) — within the batch or against an earlier one —
+// Durable acceptance of a batch of sends in one transaction: the messages (each with its content hash,
+// for dedupe) and their `accepted` events in one statement. A repeated (tenant, idempotencyKey) — within the batch or against an earlier one —
 // answers the first message's id and writes nothing.
 import { randomUUID } from 'node:crypto';
 import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
+import { contentHash } from '../policy/contentHash.ts';
 import type { SendRequest } from './sendRequest.ts';
 
 export type AcceptItem = { readonly tenant: string; readonly request: SendRequest };
@@ -23,6 +24,7 @@ const COLUMN_TYPES = [
   'jsonb',
   'text',
   'timestamptz',
+  'text',
 ] as const;
 
 const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
@@ -62,7 +64,9 @@ export async function acceptBatch(pool: DatabasePool, items: readonly AcceptItem
       json(request.template),
       json(request.metadata),
       request.campaignId ?? null,
-      request.sendAt ?? null,
+      // Whole milliseconds, as the scheduler's cursor reads them back.
+      request.sendAt === undefined ? null : new Date(request.sendAt).toISOString(),
+      contentHash(request),
     ];
   });
 
@@ -72,12 +76,12 @@ export async function acceptBatch(pool: DatabasePool, items: readonly AcceptItem
         WITH input AS (
           SELECT * FROM ${sql.unnest(tuples, [...COLUMN_TYPES])}
             AS t(id, tenant, idempotency_key, channel, priority, recipient_id, recipient, content, template, metadata,
-                 campaign_id, send_at)
+                 campaign_id, send_at, content_hash)
         ), inserted AS (
           INSERT INTO messages (id, tenant, idempotency_key, channel, priority, recipient_id, recipient, content, template,
-                                metadata, campaign_id, send_at, state)
+                                metadata, campaign_id, send_at, content_hash, state)
           SELECT id, tenant, idempotency_key, channel, priority, recipient_id, recipient, content, template, metadata,
-                 campaign_id, send_at, 'accepted'
+                 campaign_id, send_at, content_hash, 'accepted'
             FROM input
           ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
           RETURNING id

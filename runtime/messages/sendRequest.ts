@@ -1,5 +1,6 @@
 // The body of `POST /v1/messages` (and of a Kafka or RabbitMQ send request), parsed into a typed send.
 import { z } from 'zod';
+import { isTimeZone } from '../policy/quietHours.ts';
 
 export const CHANNELS = ['email', 'sms', 'push', 'webhook'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -18,6 +19,12 @@ const recipientSchema = z
     url: z
       .url({ protocol: /^https?$/ })
       .max(2048)
+      .optional(),
+    /** The recipient's IANA time zone (quiet hours are in it); the configured default when absent. */
+    timeZone: z
+      .string()
+      .max(64)
+      .refine(isTimeZone, { message: 'an IANA time zone name, like Europe/London' })
       .optional(),
   })
   .strict();

@@ -19,6 +19,8 @@ export type TransitionDetail = {
   readonly countAttempt?: boolean;
   /** Set with `queued`: the recipient's sequence number for the message. */
   readonly recipientSeq?: number;
+  /** Set with `recipientSeq`: when (epoch ms, the recipient's clock) the recipient took the message. */
+  readonly takenAt?: number;
   /** Starts counting attempts again (an operator's replay). */
   readonly resetAttempts?: boolean;
 };
@@ -83,6 +85,7 @@ async function applyRound(
       detail.error ?? null,
       detail.recipientSeq ?? null,
       detail.resetAttempts === true,
+      detail.takenAt === undefined ? null : new Date(detail.takenAt).toISOString(),
     ];
   });
   const rows = await tx.any(sql.type(messageRow)`
@@ -92,9 +95,10 @@ async function applyRound(
            provider = COALESCE(i.provider, m.provider),
            last_error = i.error,
            recipient_seq = COALESCE(i.recipient_seq, m.recipient_seq),
+           taken_at = COALESCE(i.taken_at, m.taken_at),
            updated_at = now()
-      FROM ${sql.unnest(tuples, ['uuid', 'text', 'text', 'int4', 'text', 'text', 'int8', 'bool'])}
-        AS i(id, to_state, from_states, attempt_increment, provider, error, recipient_seq, reset_attempts)
+      FROM ${sql.unnest(tuples, ['uuid', 'text', 'text', 'int4', 'text', 'text', 'int8', 'bool', 'timestamptz'])}
+        AS i(id, to_state, from_states, attempt_increment, provider, error, recipient_seq, reset_attempts, taken_at)
      WHERE m.id = i.id AND m.state = ANY(string_to_array(i.from_states, ','))
     RETURNING ${sql.join(
       [

@@ -1,6 +1,7 @@
 // The durable backlog's safety net: every few seconds, messages accepted or queued that nobody has
 // touched for a while (their actor failed on the store, or their hand-off was lost) are routed again.
-// Actors drop what they already have, so a message found twice is still delivered once.
+// Actors drop what they already have, so a message found twice is still delivered once. A message
+// with a sendAt counts as untouched only from its sendAt on: none is routed before it is due.
 import type { Logger } from '../logging/createLogger.ts';
 import type { MessageStore, PendingMessage } from '../messages/MessageStore.ts';
 import type { Clock, TimerHandle } from '../time/Clock.ts';

@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { DEFAULT_RETRY_POLICY } from '../../actors/channel/attemptDelivery.ts';
-import { RECIPIENT_STATE_VERSION } from '../../actors/recipient/RecipientActor.ts';
+import { RECIPIENT_STATE_UPGRADES, RECIPIENT_STATE_VERSION } from '../../actors/recipient/RecipientActor.ts';
 import { createApp } from '../../http/createApp.ts';
 import { type ActorTree, assembleTree } from '../../supervisors/assembleTree.ts';
 import { ApiKeyStore } from '../auth/ApiKeyStore.ts';
@@ -14,8 +14,10 @@ import { createMetrics, type Metrics } from '../metrics/createMetrics.ts';
 import { migrate } from '../persistence/migrate.ts';
 import { type Database, openDatabase } from '../persistence/openDatabase.ts';
 import { SnapshotStore } from '../persistence/SnapshotStore.ts';
+import { SuppressionStore } from '../policy/SuppressionStore.ts';
 import { TemplateStore } from '../templates/TemplateStore.ts';
 import { BacklogSweeper } from './BacklogSweeper.ts';
+import { Scheduler } from './Scheduler.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 
 export type SwitchboardStatus = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -40,7 +42,9 @@ type Parts = {
   readonly database: Database;
   readonly messages: MessageStore;
   readonly sweeper: BacklogSweeper;
+  readonly scheduler: Scheduler;
   readonly snapshots: SnapshotStore;
+  readonly suppressions: SuppressionStore;
   readonly tree: ActorTree;
   readonly metrics: Metrics;
   readonly server: ServerType;
@@ -54,10 +58,12 @@ export class Switchboard {
   /** The in-process API: durable acceptance and reads. */
   readonly messages: MessageStore;
   readonly snapshots: SnapshotStore;
+  readonly suppressions: SuppressionStore;
   readonly tree: ActorTree;
   readonly metrics: Metrics;
   readonly #server: ServerType;
   readonly #sweeper: BacklogSweeper;
+  readonly #scheduler: Scheduler;
   readonly #logger: Logger;
 
   private constructor(config: Config, logger: Logger, parts: Parts) {
@@ -66,7 +72,9 @@ export class Switchboard {
     this.database = parts.database;
     this.messages = parts.messages;
     this.#sweeper = parts.sweeper;
+    this.#scheduler = parts.scheduler;
     this.snapshots = parts.snapshots;
+    this.suppressions = parts.suppressions;
     this.tree = parts.tree;
     this.metrics = parts.metrics;
     this.#server = parts.server;
@@ -89,6 +97,8 @@ export class Switchboard {
 
     const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     let tree: ActorTree | undefined;
+    // Started before the HTTP server; stopped again if the start fails after them.
+    const timers: Array<{ stop(): unknown }> = [];
     try {
       const migration = await migrate(database.pool);
       logger.info(
@@ -107,7 +117,12 @@ export class Switchboard {
       }
 
       const messages = new MessageStore(database.pool, { clock });
-      const snapshots = new SnapshotStore(database.pool, { currentVersion: RECIPIENT_STATE_VERSION, clock });
+      const snapshots = new SnapshotStore(database.pool, {
+        currentVersion: RECIPIENT_STATE_VERSION,
+        upgrades: RECIPIENT_STATE_UPGRADES,
+        clock,
+      });
+      const suppressions = new SuppressionStore(database.pool, { clock });
       const templates = new TemplateStore(database.pool, { clock });
       // The tree reports outcomes to metrics, which in turn read the tree: the first is wired once both exist.
       const metricsSink: { current?: Metrics } = {};
@@ -115,6 +130,7 @@ export class Switchboard {
         config,
         store: messages,
         snapshots,
+        suppressions,
         templates,
         clock,
         logger,
@@ -144,7 +160,9 @@ export class Switchboard {
       });
       metricsSink.current = metrics;
 
-      const pending = await messages.pending(1_000_000);
+      // Recovery routes what is due now; the scheduler routes what falls due after this instant.
+      const recoveredAt = clock.now();
+      const pending = await messages.pending(1_000_000, recoveredAt);
       for (const message of pending) builtTree.deliver(message);
       if (pending.length > 0) {
         const inSending = pending.filter((message) => message.state === 'sending').length;
@@ -162,6 +180,16 @@ export class Switchboard {
         limit: 5_000,
       });
       sweeper.start();
+      timers.push(sweeper);
+      const scheduler = new Scheduler({
+        store: messages,
+        deliver: (message) => builtTree.deliver(message),
+        clock,
+        logger,
+        from: recoveredAt,
+      });
+      scheduler.start();
+      timers.push(scheduler);
 
       const app = createApp({
         logger,
@@ -170,6 +198,8 @@ export class Switchboard {
         operatorToken: config.operatorToken,
         messages,
         templates,
+        suppressions,
+        suppressionChanged: (tenant, recipientId, change) => builtTree.suppressionChanged(tenant, recipientId, change),
         tenantOfApiKey: (key) => apiKeys.tenantOf(key),
         readiness: async () => ({
           store: await database.ping(),
@@ -191,6 +221,8 @@ export class Switchboard {
         messages,
         snapshots,
         sweeper,
+        scheduler,
+        suppressions,
         tree: builtTree,
         metrics,
         server,
@@ -199,6 +231,7 @@ export class Switchboard {
       logger.info({ port: service.port, store: database.mode }, 'switchboard ready');
       return service;
     } catch (error) {
+      await Promise.all(timers.map((timer) => timer.stop()));
       await tree?.stop().catch(() => {});
       await database.close().catch(() => {});
       throw error;
@@ -217,10 +250,12 @@ export class Switchboard {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       (this.#server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       this.#sweeper.stop();
+      const schedulerStopped = this.#scheduler.stop();
       const drained = closed
+        .then(() => schedulerStopped)
         .then(() => this.messages.close())
         .then(() => this.tree.stop())
-        .then(() => this.messages.closeTransitions())
+        .then(() => Promise.all([this.messages.closeTransitions(), this.suppressions.close()]))
         .then(() => 'drained' as const);
       const deadline = new Promise<'deadline'>((resolve) => setTimeout(() => resolve('deadline'), graceMs).unref());
       if ((await Promise.race([drained, deadline])) === 'deadline') {

@@ -30,6 +30,8 @@ describe('backlog sweeper', () => {
       SWITCHBOARD_API_KEYS: 'backlog-api-key-0123456',
       SWITCHBOARD_BACKLOG_SWEEP_MS: '100',
       SWITCHBOARD_BACKLOG_AGE_MS: '300',
+      // These sends repeat their content to one address on purpose: content dedupe is not under test.
+      SWITCHBOARD_DEDUPE_WINDOW_MS: '0',
     });
     service = await Switchboard.start({ config, logger: createLogger({ level: 'warn' }) });
   });

@@ -50,6 +50,8 @@ describe('channels and provider connections', () => {
       SWITCHBOARD_OPERATOR_TOKEN: TOKEN,
       SWITCHBOARD_PROVIDERS: JSON.stringify(providers),
       SWITCHBOARD_CHANNEL_BACKLOG_LIMIT: '5',
+      // These sends repeat their content to one address on purpose: content dedupe is not under test.
+      SWITCHBOARD_DEDUPE_WINDOW_MS: '0',
     });
     service = await Switchboard.start({
       config,
