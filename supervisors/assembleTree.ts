@@ -46,6 +46,10 @@ export type ActorTree = {
   readonly recipients: EntityRegistry<RecipientState, RecipientMessage>;
   readonly backlog: ChannelBacklog;
   readonly devOutbox: DevOutboxProvider;
+  /** The supervisor the bridges hang under. */
+  readonly bridges: ActorRef<never>;
+  /** Stops the bridges (the broker sources) after the records in hand. */
+  stopBridges(): Promise<void>;
   /**
    * Routes a message: an accepted one through its recipient's actor, one the recipient has already
    * taken (`queued`, or `sending` when recovered) straight to its channel.
@@ -102,7 +106,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
   const supervisor = (name: string): ActorRef<never> =>
     system.spawn(system.root, name, SUPERVISOR, { childSupervision: oneForOne });
 
-  supervisor('bridges');
+  const bridges = supervisor('bridges');
   const channelsGroup = supervisor('channels');
   const recipientsGroup = supervisor('recipients');
   supervisor('campaigns');
@@ -203,6 +207,8 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     recipients,
     backlog,
     devOutbox,
+    bridges,
+    stopBridges: () => system.stop(bridges),
     deliver(message) {
       if (message.state === 'queued' || message.state === 'sending') {
         deliverToChannel(message.channel, message.id, message.priority);
@@ -221,6 +227,8 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     },
     stop() {
       stopped ??= (async () => {
+        // Sources first: nothing new comes in while the rest drains.
+        await system.stop(bridges);
         await recipients.close();
         await Promise.all([...channels.values()].map((actor) => actor.drain()));
         await system.shutdown();

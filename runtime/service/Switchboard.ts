@@ -17,6 +17,8 @@ import { SnapshotStore } from '../persistence/SnapshotStore.ts';
 import { SuppressionStore } from '../policy/SuppressionStore.ts';
 import { TemplateStore } from '../templates/TemplateStore.ts';
 import { BacklogSweeper } from './BacklogSweeper.ts';
+import { SendIntake } from '../../actors/bridge/SendIntake.ts';
+import { assembleBridges } from '../../supervisors/assembleBridges.ts';
 import { Scheduler } from './Scheduler.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 
@@ -181,6 +183,22 @@ export class Switchboard {
       });
       sweeper.start();
       timers.push(sweeper);
+      const intake = new SendIntake({
+        messages,
+        templates,
+        deliver: (message) => builtTree.deliver(message),
+        backlog: builtTree.backlog,
+      });
+      const bridges = assembleBridges({
+        system: builtTree.system,
+        parent: builtTree.bridges,
+        config,
+        intake,
+        pool: database.pool,
+        clock,
+        logger,
+      });
+      if (bridges.length > 0) logger.info({ bridges }, 'bridges started');
       const scheduler = new Scheduler({
         store: messages,
         deliver: (message) => builtTree.deliver(message),
@@ -253,6 +271,7 @@ export class Switchboard {
       const schedulerStopped = this.#scheduler.stop();
       const drained = closed
         .then(() => schedulerStopped)
+        .then(() => this.tree.stopBridges())
         .then(() => this.messages.close())
         .then(() => this.tree.stop())
         .then(() => Promise.all([this.messages.closeTransitions(), this.suppressions.close()]))
