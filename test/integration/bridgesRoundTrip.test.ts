@@ -66,10 +66,12 @@ describe('bridges round trip', () => {
     });
 
     // Delivery events: this run's, from the topic and from a queue bound to the exchange.
-        // The relay publishes to the topic without creating it; make sure it exists before subscribing.
+    // The relay publishes to the topic without creating it; make sure it exists before subscribing.
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'switchboard.delivery-events', numPartitions: 3, replicationFactor: 1 }] });
+    await admin.createTopics({
+      topics: [{ topic: 'switchboard.delivery-events', numPartitions: 3, replicationFactor: 1 }],
+    });
     await admin.disconnect();
     await eventsConsumer.connect();
     await eventsConsumer.subscribe({ topic: 'switchboard.delivery-events', fromBeginning: true });
