@@ -175,7 +175,16 @@ export class MessageStore {
           }),
         )`SELECT state, at, attempt, provider, detail FROM message_events WHERE message_id = ${id} ORDER BY id`,
       );
-      return { ...toStoredMessage(row), transitions: events.map((event) => ({ ...event, at: iso(event.at) })) };
+      const message = toStoredMessage(row);
+      // Acceptance writes no event row: the message's own creation is its `accepted` transition.
+      const accepted: Transition = {
+        state: 'accepted',
+        at: message.createdAt,
+        attempt: 0,
+        provider: null,
+        detail: null,
+      };
+      return { ...message, transitions: [accepted, ...events.map((event) => ({ ...event, at: iso(event.at) }))] };
     } catch (error) {
       throw translateStoreError(error, 'read a message');
     }

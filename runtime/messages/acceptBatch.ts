@@ -1,5 +1,6 @@
-// Durable acceptance of a batch of sends in one transaction: the messages (each with its content hash,
-// for dedupe) and their `accepted` events in one statement. A repeated (tenant, idempotencyKey) — within the batch or against an earlier one —
+// Durable acceptance of a batch of sends in one statement (one transaction): the messages, each with
+// its content hash for dedupe. The `accepted` transition is the row itself (its time is `created_at`),
+// so no event row is written for it. A repeated (tenant, idempotencyKey) — within the batch or against an earlier one —
 // answers the first message's id and writes nothing.
 import { randomUUID } from 'node:crypto';
 import { type DatabasePool, sql } from 'slonik';
@@ -85,8 +86,6 @@ export async function acceptBatch(pool: DatabasePool, items: readonly AcceptItem
             FROM input
           ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
           RETURNING id
-        ), events AS (
-          INSERT INTO message_events (message_id, state) SELECT id, 'accepted' FROM inserted
         )
         SELECT id FROM inserted`),
     );

@@ -8,6 +8,11 @@ import { createPool, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { StoreUnavailableError } from './StoreError.ts';
 
+// slonik resets every connection it takes back with `DISCARD ALL`, one round trip per transaction.
+// switchboard never changes session state (no SET, temporary tables or named statements), so there
+// is nothing to reset.
+const KEEP_SESSION = (): Promise<void> => Promise.resolve();
+
 export type DatabaseMode = 'postgresql' | 'embedded';
 
 export type Database = {
@@ -39,6 +44,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       connectionTimeout: options.connectionTimeoutMs ?? 5_000,
       connectionRetryLimit: 1,
       statementTimeout: 30_000,
+      resetConnection: KEEP_SESSION,
     }).catch((error: unknown) => {
       throw unreachable(where, error);
     });
@@ -54,6 +60,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   // The socket serves one connection at a time, so the pool must never open a second one.
   const pool = await createPool(url, {
     maximumPoolSize: 1,
+    resetConnection: KEEP_SESSION,
     connectionTimeout: 30_000,
     statementTimeout: 'DISABLE_TIMEOUT',
   });

@@ -12,6 +12,8 @@ export class DevOutboxProvider implements Provider {
   readonly name = 'dev-outbox';
   readonly #dir: string;
   readonly #now: () => Date;
+  /** The directory, made on the first send. */
+  #ready: Promise<void> | undefined;
 
   constructor(options: { dir: string; now?: () => Date }) {
     this.#dir = options.dir;
@@ -23,7 +25,8 @@ export class DevOutboxProvider implements Provider {
   }
 
   async send(message: OutgoingMessage): Promise<SendReceipt> {
-    await mkdir(this.#dir, { recursive: true });
+    this.#ready ??= mkdir(this.#dir, { recursive: true }).then(() => undefined);
+    await this.#ready;
     const entry: OutboxEntry = { ...message, storedAt: this.#now().toISOString() };
     const file = path.join(this.#dir, `${message.id}.json`);
     // Written whole or not at all: a reader never sees half a message.
