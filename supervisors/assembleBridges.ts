@@ -12,6 +12,15 @@ import type { ActorSystem } from '../runtime/kernel/ActorSystem.ts';
 import type { Logger } from '../runtime/logging/createLogger.ts';
 import type { Clock } from '../runtime/time/Clock.ts';
 
+/** Slices of 1,000 records fill the acceptance writer's transactions (it writes up to 1,000 rows each). */
+export const KAFKA_INGEST_SETTINGS = { sliceSize: 1_000 } as const;
+
+/**
+ * A window of 1,000 unacked deliveries per queue, accepted in groups of 500: transactions large
+ * enough that the commit is not the limit. A pushed-back channel holds at most that many unacked.
+ */
+export const RABBIT_INGEST_SETTINGS = { prefetch: 1_000, batchSize: 500 } as const;
+
 export type AssembleBridgesOptions = {
   readonly system: ActorSystem;
   /** The `bridges` supervisor. */
@@ -34,13 +43,18 @@ export function assembleBridges(options: AssembleBridgesOptions): string[] {
       system,
       parent,
       'kafka-ingest',
-      kafkaIngestConnector({ brokers: kafka.brokers, intake, logger, clock }),
+      kafkaIngestConnector({ brokers: kafka.brokers, intake, logger, clock, ...KAFKA_INGEST_SETTINGS }),
     );
     spawned.push('kafka-ingest');
   }
   if (config.amqpUrl) {
     const logger = options.logger.child({ actor: 'bridges/rabbit-ingest' });
-    spawnBridge(system, parent, 'rabbit-ingest', rabbitIngestConnector({ url: config.amqpUrl, intake, logger, clock }));
+    spawnBridge(
+      system,
+      parent,
+      'rabbit-ingest',
+      rabbitIngestConnector({ url: config.amqpUrl, intake, logger, clock, ...RABBIT_INGEST_SETTINGS }),
+    );
     spawned.push('rabbit-ingest');
   }
   if (kafka || config.amqpUrl) {

@@ -76,7 +76,7 @@ export class RabbitBench {
     progress(`rabbitmq: published ${records} (${label}) in ${Math.round(performance.now() - started)} ms`);
   }
 
-    /** A bare amqplib consumer of the email queue: the same prefetch, JSON.parse, ack each. */
+  /** A bare amqplib consumer of the email queue: the same prefetch, JSON.parse, ack each. */
   async baseline(roundIndex: number): Promise<WindowFigures> {
     const { records, amqpUrl, timeoutMs } = this.#context;
     await this.#publish(`bare-${roundIndex}`);
