@@ -8,14 +8,6 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** The store answered, but the requested change breaks a rule (an illegal state transition). */
-export class StoreConflictError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreConflictError';
-  }
-}
-
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
