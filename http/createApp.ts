@@ -11,6 +11,7 @@ import { bearerAuth, tokenMatches } from './middleware/bearerAuth/index.ts';
 import { requestLog } from './middleware/requestLog/index.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 import { healthRoute, type Readiness } from './routes/health.ts';
+import { type CampaignsRouteDeps, campaignsRoute } from './routes/campaigns.ts';
 import { type MessagesRouteDeps, messagesRoute } from './routes/messages.ts';
 import { opsRoute } from './routes/ops.ts';
 import { type SuppressionsRouteDeps, suppressionsRoute } from './routes/suppressions.ts';
@@ -32,6 +33,7 @@ export type AppDeps = {
   readonly suppressions: SuppressionStore;
   /** Tells a recipient's live actor of a committed change to its suppression list. */
   readonly suppressionChanged: SuppressionsRouteDeps['changed'];
+  readonly campaigns: CampaignsRouteDeps['campaigns'];
   readonly devOutbox: DevOutboxProvider;
   readonly system: ActorSystem;
   readonly metrics: Metrics;
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps): Hono {
       maxBatchBodyBytes: deps.maxBatchBodyBytes,
     }),
   );
+  v1.route('/campaigns', campaignsRoute({ campaigns: deps.campaigns }));
   v1.route('/templates', templatesRoute({ templates: deps.templates }));
   v1.route('/suppressions', suppressionsRoute({ suppressions: deps.suppressions, changed: deps.suppressionChanged }));
   app.route('/v1', v1);

@@ -50,6 +50,8 @@ export type ActorTree = {
   readonly bridges: ActorRef<never>;
   /** Stops the bridges (the broker sources) after the records in hand. */
   stopBridges(): Promise<void>;
+  /** The supervisor the campaign actors hang under. */
+  readonly campaigns: ActorRef<never>;
   /**
    * Routes a message: an accepted one through its recipient's actor, one the recipient has already
    * taken (`queued`, or `sending` when recovered) straight to its channel.
@@ -109,7 +111,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
   const bridges = supervisor('bridges');
   const channelsGroup = supervisor('channels');
   const recipientsGroup = supervisor('recipients');
-  supervisor('campaigns');
+  const campaigns = supervisor('campaigns');
 
   const backlog = new ChannelBacklog({
     limit: config.channels.backlogLimit,
@@ -209,6 +211,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     devOutbox,
     bridges,
     stopBridges: () => system.stop(bridges),
+    campaigns,
     deliver(message) {
       if (message.state === 'queued' || message.state === 'sending') {
         deliverToChannel(message.channel, message.id, message.priority);
@@ -228,7 +231,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     stop() {
       stopped ??= (async () => {
         // Sources first: nothing new comes in while the rest drains.
-        await system.stop(bridges);
+        await Promise.all([system.stop(bridges), system.stop(campaigns)]);
         await recipients.close();
         await Promise.all([...channels.values()].map((actor) => actor.drain()));
         await system.shutdown();

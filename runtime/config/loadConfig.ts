@@ -75,6 +75,7 @@ const environmentSchema = z.object({
   SWITCHBOARD_MAX_BATCH_BODY_BYTES: positiveInt('a positive number of bytes', 16_777_216),
   SWITCHBOARD_BACKLOG_SWEEP_MS: positiveInt('a positive number of milliseconds', 5_000),
   SWITCHBOARD_BACKLOG_AGE_MS: positiveInt('a positive number of milliseconds', 30_000),
+  SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY: positiveInt('a positive number of recipients', 5_000),
   SWITCHBOARD_PROVIDERS: z.preprocess(emptyAsUndefined, z.string().optional()),
   SWITCHBOARD_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,
@@ -137,6 +138,8 @@ export type Config = {
   readonly recipients: { readonly shards: number; readonly idleMs: number };
   /** Accepted or queued messages untouched for `ageMs` are routed again, checked every `sweepEveryMs`. */
   readonly backlog: { readonly sweepEveryMs: number; readonly ageMs: number };
+  /** A campaign saves its audience cursor and counts after this many recipients (and on pause and at the end). */
+  readonly campaigns: { readonly snapshotEvery: number };
   /** Providers of each channel in failover order. */
   readonly providers: ProvidersByChannel;
   readonly channels: {
@@ -205,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
       backlogLimit: e.SWITCHBOARD_CHANNEL_BACKLOG_LIMIT,
     }),
     backlog: Object.freeze({ sweepEveryMs: e.SWITCHBOARD_BACKLOG_SWEEP_MS, ageMs: e.SWITCHBOARD_BACKLOG_AGE_MS }),
+    campaigns: Object.freeze({ snapshotEvery: e.SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY }),
     databaseUrl: e.DATABASE_URL,
     kafkaBrokers: Object.freeze([...e.KAFKA_BROKERS]),
     amqpUrl: e.AMQP_URL,

@@ -5,12 +5,15 @@ import { isTimeZone } from '../policy/quietHours.ts';
 export const CHANNELS = ['email', 'sms', 'push', 'webhook'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/** The field of `to` each channel sends to. */
+export const ADDRESS_FIELD = { email: 'email', sms: 'phone', push: 'pushTarget', webhook: 'url' } as const;
+
 export const PRIORITIES = ['transactional', 'marketing'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-const recipientSchema = z
+export const recipientSchema = z
   .object({
     id: z.string().min(1).max(256),
     email: z.email().max(320).optional(),
@@ -54,8 +57,7 @@ export const sendRequestSchema = z
   })
   .strict()
   .superRefine((request, ctx) => {
-    const address = { email: 'email', sms: 'phone', push: 'pushTarget', webhook: 'url' } as const;
-    const field = address[request.channel];
+    const field = ADDRESS_FIELD[request.channel];
     if (request.to[field] === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -86,6 +88,9 @@ export const sendRequestSchema = z
   });
 
 export type SendRequest = z.output<typeof sendRequestSchema>;
+
+/** The `to` of a send: the recipient id and its addresses. */
+export type Recipient = z.output<typeof recipientSchema>;
 
 export type InvalidField = { readonly path: string; readonly message: string };
 

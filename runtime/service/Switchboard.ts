@@ -20,6 +20,9 @@ import { BacklogSweeper } from './BacklogSweeper.ts';
 import { SendIntake } from '../../actors/bridge/SendIntake.ts';
 import { assembleBridges } from '../../supervisors/assembleBridges.ts';
 import { Scheduler } from './Scheduler.ts';
+import { AudienceReader, createS3Client } from '../../actors/campaign/audience/openAudience.ts';
+import { Campaigns } from '../../actors/campaign/Campaigns.ts';
+import { CampaignStore } from '../../actors/campaign/CampaignStore.ts';
 import { type Clock, systemClock } from '../time/Clock.ts';
 
 export type SwitchboardStatus = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -48,6 +51,7 @@ type Parts = {
   readonly snapshots: SnapshotStore;
   readonly suppressions: SuppressionStore;
   readonly tree: ActorTree;
+  readonly campaigns: Campaigns;
   readonly metrics: Metrics;
   readonly server: ServerType;
 };
@@ -62,6 +66,8 @@ export class Switchboard {
   readonly snapshots: SnapshotStore;
   readonly suppressions: SuppressionStore;
   readonly tree: ActorTree;
+  /** Campaigns: create, command, view (the in-process face of /v1/campaigns). */
+  readonly campaigns: Campaigns;
   readonly metrics: Metrics;
   readonly #server: ServerType;
   readonly #sweeper: BacklogSweeper;
@@ -78,6 +84,7 @@ export class Switchboard {
     this.snapshots = parts.snapshots;
     this.suppressions = parts.suppressions;
     this.tree = parts.tree;
+    this.campaigns = parts.campaigns;
     this.metrics = parts.metrics;
     this.#server = parts.server;
   }
@@ -199,6 +206,20 @@ export class Switchboard {
         logger,
       });
       if (bridges.length > 0) logger.info({ bridges }, 'bridges started');
+      const s3 = createS3Client(config.aws);
+      const campaigns = new Campaigns({
+        system: builtTree.system,
+        parent: builtTree.campaigns,
+        store: new CampaignStore(database.pool, { clock }),
+        audience: new AudienceReader(s3),
+        intake,
+        clock,
+        logger: logger.child({ component: 'campaigns' }),
+        sliceSize: 1_000,
+        snapshotEvery: config.campaigns.snapshotEvery,
+        retryMs: 2_000,
+      });
+      await campaigns.resumeActive();
       const scheduler = new Scheduler({
         store: messages,
         deliver: (message) => builtTree.deliver(message),
@@ -229,6 +250,7 @@ export class Switchboard {
         },
         admit: (channel) =>
           builtTree.backlog.pressure(channel) === 'open' ? { ok: true } : { ok: false, retryAfterSeconds: 5 },
+        campaigns,
         devOutbox: builtTree.devOutbox,
         system: builtTree.system,
         metrics,
@@ -242,6 +264,7 @@ export class Switchboard {
         scheduler,
         suppressions,
         tree: builtTree,
+        campaigns,
         metrics,
         server,
       });
@@ -271,7 +294,7 @@ export class Switchboard {
       const schedulerStopped = this.#scheduler.stop();
       const drained = closed
         .then(() => schedulerStopped)
-        .then(() => this.tree.stopBridges())
+        .then(() => Promise.all([this.tree.stopBridges(), this.campaigns.close()]))
         .then(() => this.messages.close())
         .then(() => this.tree.stop())
         .then(() => Promise.all([this.messages.closeTransitions(), this.suppressions.close()]))

@@ -1,0 +1,171 @@
+// The campaigns of a running service: creates them (checking their audience can be read), spawns one
+// CampaignActor per live campaign under /switchboard/campaigns, passes operators' commands to it,
+// resumes running campaigns at start-up, and builds the view `GET /v1/campaigns/{id}` answers with.
+import type { ActorRef, AnyActorRef } from '../../runtime/kernel/ActorRef.ts';
+import type { ActorSystem } from '../../runtime/kernel/ActorSystem.ts';
+import { entityName } from '../../runtime/kernel/EntityRegistry.ts';
+import { restartWithBackoff } from '../../supervisors/SupervisionStrategy.ts';
+import type { AudienceReader } from './audience/openAudience.ts';
+import {
+  type CampaignAction,
+  type CampaignActorDeps,
+  type CampaignMessage,
+  CampaignStateError,
+  campaignBehavior,
+} from './CampaignActor.ts';
+import { type CampaignRequest, describeAudience, newCampaignId, toDefinition } from './campaignDefinition.ts';
+import { type CampaignRecord, type CampaignStore, FINAL_STATUSES } from './CampaignStore.ts';
+import { type CampaignView, campaignView } from './campaignView.ts';
+
+/** No campaign of that id for the tenant. */
+export class CampaignNotFoundError extends Error {
+  constructor(id: string) {
+    super(`no campaign ${id}`);
+    this.name = 'CampaignNotFoundError';
+  }
+}
+
+export type CampaignsOptions = Omit<CampaignActorDeps, 'finished' | 'audience' | 'store'> & {
+  readonly system: ActorSystem;
+  /** The `campaigns` supervisor. */
+  readonly parent: AnyActorRef;
+  readonly store: CampaignStore;
+  readonly audience: AudienceReader;
+  /** How long a command may wait for the actor (it answers after the slice in hand). */
+  readonly askTimeoutMs?: number;
+};
+
+export class Campaigns {
+  readonly #options: CampaignsOptions;
+  readonly #live = new Map<string, ActorRef<CampaignMessage>>();
+  #closed = false;
+
+  constructor(options: CampaignsOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Stores a new campaign (a draft, or started at once when the request says `start`).
+   * @throws {AudienceNotFoundError} when its S3 audience cannot be read;
+   *   {AudienceUnavailableError} when S3 does not answer; {CampaignExistsError} for a taken id.
+   */
+  async create(tenant: string, request: CampaignRequest): Promise<CampaignRecord> {
+    const definition = toDefinition(request);
+    const audienceBytes = await this.#options.audience.size(definition.audience);
+    const record = await this.#options.store.create({
+      tenant,
+      id: request.id ?? newCampaignId(),
+      name: request.name,
+      channel: request.channel,
+      definition,
+      audienceBytes,
+    });
+    this.#options.logger.info(
+      { campaign: record.id, channel: record.channel, audience: describeAudience(definition.audience) },
+      'campaign created',
+    );
+    return request.start ? this.command(tenant, record.id, 'start') : record;
+  }
+
+  /**
+   * Starts, pauses, resumes or cancels the campaign; answers once the new status is stored.
+   * @throws {CampaignNotFoundError}; {CampaignStateError} when its status does not allow the command.
+   */
+  async command(tenant: string, id: string, action: CampaignAction): Promise<CampaignRecord> {
+    const found = await this.#actor(tenant, id);
+    if (!('path' in found)) {
+      // A finished campaign has no actor: only a repeated cancel is answered without an error.
+      if (action === 'cancel' && found.status === 'cancelled') return found;
+      throw new CampaignStateError(id, action, found.status);
+    }
+    const ref = found;
+    return this.#options.system.ask<CampaignMessage, CampaignRecord>(
+      ref,
+      (replyTo) => ({ type: 'command', action, replyTo }),
+      this.#options.askTimeoutMs ?? 30_000,
+    );
+  }
+
+  /** The campaign as it stands now: status, counts, progress and ETA; null when there is none. */
+  async view(tenant: string, id: string): Promise<CampaignView | null> {
+    const ref = this.#live.get(key(tenant, id));
+    const record =
+      ref !== undefined && this.#options.system.statusOf(ref) === 'running'
+        ? await this.#options.system
+            .ask<CampaignMessage, CampaignRecord>(ref, (replyTo) => ({ type: 'progress', replyTo }), 5_000)
+            .catch(() => this.#options.store.get(tenant, id))
+        : await this.#options.store.get(tenant, id);
+    if (record === null) return null;
+    const counts = await this.#options.store.countsByState(tenant, id);
+    return campaignView(record, counts, this.#options.clock.now());
+  }
+
+  /** The tenant's newest campaigns (without counts). */
+  list(tenant: string, limit: number): Promise<CampaignRecord[]> {
+    return this.#options.store.list(tenant, limit);
+  }
+
+  /** Spawns the actors of campaigns that were running or scheduled: they carry on from their saved cursors. */
+  async resumeActive(): Promise<number> {
+    const active = await this.#options.store.active();
+    for (const record of active) this.#spawn(record.tenant, record.id);
+    if (active.length > 0) {
+      this.#options.logger.info({ campaigns: active.map((record) => record.id) }, 'resuming campaigns');
+    }
+    return active.length;
+  }
+
+  /** Stops every campaign actor (each saves its progress); for shutdown. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#live.values()].map((ref) => this.#options.system.stop(ref)));
+    this.#live.clear();
+  }
+
+  /** The campaign's live actor (spawned if needed), or its record when it is finished. */
+  async #actor(tenant: string, id: string): Promise<ActorRef<CampaignMessage> | CampaignRecord> {
+    const live = this.#live.get(key(tenant, id));
+    if (live !== undefined && this.#options.system.statusOf(live) !== 'stopped') return live;
+    const record = await this.#options.store.get(tenant, id);
+    if (record === null) throw new CampaignNotFoundError(id);
+    if (FINAL_STATUSES.has(record.status)) return record;
+    return this.#live.get(key(tenant, id)) ?? this.#spawn(tenant, id);
+  }
+
+  #spawn(tenant: string, id: string): ActorRef<CampaignMessage> {
+    if (this.#closed) throw new Error('campaigns are closed');
+    const k = key(tenant, id);
+    const { system, parent, store, audience, ...deps } = this.#options;
+    const ref = system.spawn(
+      parent,
+      entityName('c', k),
+      campaignBehavior(system, tenant, id, {
+        ...deps,
+        store,
+        audience,
+        finished: (record) => {
+          if (!FINAL_STATUSES.has(record.status)) return;
+          // Stopped after the message in hand; its record stays in the store.
+          setImmediate(() => {
+            if (this.#live.get(k) !== ref) return;
+            this.#live.delete(k);
+            system.stop(ref).catch(() => {});
+          });
+        },
+      }),
+      {
+        // S3 or the store failing over and over is waited out at the longest backoff, not escalated.
+        supervision: restartWithBackoff({
+          backoff: { minMs: 500, maxMs: 30_000 },
+          intensity: { maxRestarts: Number.MAX_SAFE_INTEGER, withinMs: 60_000 },
+        }),
+      },
+    );
+    this.#live.set(k, ref);
+    return ref;
+  }
+}
+
+function key(tenant: string, id: string): string {
+  return `${tenant}:${id}`;
+}
