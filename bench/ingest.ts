@@ -3,20 +3,14 @@
 // a bare unnest INSERT of the same rows at the same batch size, single POST /v1/messages against a bare
 // hono handler, and acknowledgement latency at half the measured peak. With --cpu-prof-dir the service
 // children run with --cpu-prof and leave their profiles there.
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createPool, type DatabasePool, sql } from 'slonik';
-import { migrate } from '../runtime/persistence/migrate.ts';
+import { withBenchDatabase } from './benchDatabase.ts';
 import { measureHttpBatch, measureInProcess } from './ingest/acceptanceVsInsert.ts';
 import { foreignLoad } from './ingest/cpuUse.ts';
-import type { BenchDatabase, IngestSettings } from './ingest/ingestContext.ts';
+import type { IngestSettings } from './ingest/ingestContext.ts';
 import { measureHttpSingle, measureLatency } from './ingest/singleVsBare.ts';
 import { round } from './ingest/summary.ts';
 
 const quick = process.argv.includes('--quick');
-const ADMIN_URL = process.env.SWITCHBOARD_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const settings: IngestSettings = {
   quick,
@@ -36,27 +30,6 @@ const settings: IngestSettings = {
 
 const progress = (line: string) => process.stderr.write(`[bench:ingest] ${line}\n`);
 
-/** A database of its own for this run, migrated, and dropped at the end whatever happens. */
-async function withDatabase<T>(run: (db: BenchDatabase) => Promise<T>): Promise<T> {
-  const name = `bench_ingest_${randomBytes(4).toString('hex')}`;
-  const admin = await createPool(ADMIN_URL, { maximumPoolSize: 1 });
-  await admin.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const root = await mkdtemp(path.join(tmpdir(), 'sb-bench-ingest-'));
-  let pool: DatabasePool | undefined;
-  try {
-    pool = await createPool(url.toString(), { maximumPoolSize: 4 });
-    await migrate(pool);
-    return await run({ name, url: url.toString(), pool, root });
-  } finally {
-    await pool?.end();
-    await admin.query(sql.unsafe`DROP DATABASE ${sql.identifier([name])} WITH (FORCE)`);
-    await admin.end();
-    await rm(root, { recursive: true, force: true });
-  }
-}
-
 const startedAt = performance.now();
 progress(
   `${quick ? 'quick' : 'full'} run: ${settings.rounds} paired rounds per figure (sides alternate which goes first), ` +
@@ -70,7 +43,7 @@ if (before !== null) {
       (before.machine > 0.2 ? ' (something else is running: the figures will be noisier than usual)' : ''),
   );
 }
-const figures = await withDatabase(async (db) => {
+const figures = await withBenchDatabase('bench_ingest', async (db) => {
   const context = { settings, db, progress };
   const inProcess = await measureInProcess(context);
   const httpBatch = await measureHttpBatch(context);

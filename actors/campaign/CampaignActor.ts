@@ -270,7 +270,7 @@ export function campaignBehavior(
     if (entries.length > 0) {
       const outcomes = await deps.intake.accept(
         tenant,
-        entries.map((item) => sendOf(item, record, id)),
+        entries.map((item) => campaignSend(item, record, id)),
       );
       const unavailable = outcomes.find((outcome) => outcome.kind === 'unavailable');
       if (unavailable !== undefined) {
@@ -402,7 +402,11 @@ function unsendable(item: Extract<AudienceItem, { ok: true }>, channel: Channel,
 }
 
 /** The send for one audience entry: keyed `campaignId:recipientId`, with the entry's template variables. */
-function sendOf(item: Extract<AudienceItem, { ok: true }>, record: CampaignRecord, campaignId: string): SendRequest {
+export function campaignSend(
+  item: Extract<AudienceItem, { ok: true }>,
+  record: Pick<CampaignRecord, 'channel' | 'definition'>,
+  campaignId: string,
+): SendRequest {
   const { vars, ...to } = item.entry;
   const { definition } = record;
   return {

@@ -25,13 +25,9 @@ export type IngestSettings = {
   readonly profileDir: string | undefined;
 };
 
-/** The run's own database (migrated, dropped at the end) and its temporary directory. */
-export type BenchDatabase = {
-  readonly name: string;
-  readonly url: string;
-  readonly pool: DatabasePool;
-  readonly root: string;
-};
+import type { BenchDatabase } from '../benchDatabase.ts';
+
+export type { BenchDatabase };
 
 export type IngestContext = {
   readonly settings: IngestSettings;

@@ -13,6 +13,8 @@ export type CountingSmtpServer = {
   readonly url: string;
   /** Mails accepted (answered 250) per message id. */
   readonly counts: ReadonlyMap<string, number>;
+  /** Mails accepted per envelope recipient address. */
+  readonly byRecipient: ReadonlyMap<string, number>;
   /** Mails accepted in all, with or without an id. */
   readonly mails: number;
   /** Mails accepted without an X-Switchboard-Message-Id header. */
@@ -36,6 +38,7 @@ export function headerValue(headerBlock: string, name: string): string | undefin
 
 export async function startCountingSmtpServer(): Promise<CountingSmtpServer> {
   const counts = new Map<string, number>();
+  const byRecipient = new Map<string, number>();
   let mails = 0;
   let withoutId = 0;
   let cutOff = 0;
@@ -44,7 +47,7 @@ export async function startCountingSmtpServer(): Promise<CountingSmtpServer> {
     disabledCommands: ['STARTTLS'],
     logger: false,
     size: 1024 * 1024,
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       let length = 0;
       let headerEnd = -1;
@@ -62,6 +65,9 @@ export async function startCountingSmtpServer(): Promise<CountingSmtpServer> {
         const head = Buffer.concat(chunks, length).toString('utf8');
         const id = headerValue(headerEnd >= 0 ? head.slice(0, headerEnd) : head, MESSAGE_ID_HEADER);
         mails++;
+        for (const rcpt of session.envelope.rcptTo) {
+          byRecipient.set(rcpt.address, (byRecipient.get(rcpt.address) ?? 0) + 1);
+        }
         if (id === undefined) withoutId++;
         else counts.set(id, (counts.get(id) ?? 0) + 1);
         callback();
@@ -79,6 +85,7 @@ export async function startCountingSmtpServer(): Promise<CountingSmtpServer> {
     port,
     url: `smtp://127.0.0.1:${port}`,
     counts,
+    byRecipient,
     get mails() {
       return mails;
     },
