@@ -1,5 +1,4 @@
 // What every part of bench:ingest is handed: the run's settings, its database and its progress line.
-import type { DatabasePool } from 'slonik';
 
 export type IngestSettings = {
   readonly quick: boolean;
