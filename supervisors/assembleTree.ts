@@ -175,6 +175,7 @@ export function assembleTree(options: AssembleTreeOptions): ActorTree {
     shards: config.recipients.shards,
     prefix: 'r',
     idleMs: config.recipients.idleMs,
+    maxLive: config.recipients.maxLive,
     behavior: recipientBehavior({
       snapshots: options.snapshots,
       clock,

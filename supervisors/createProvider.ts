@@ -2,6 +2,7 @@
 import type { DevOutboxProvider } from '../actors/provider/outbox/DevOutboxProvider.ts';
 import type { Provider } from '../actors/provider/Provider.ts';
 import { SmtpProvider } from '../actors/provider/smtp/SmtpProvider.ts';
+import { SinkProvider } from '../actors/provider/sink/SinkProvider.ts';
 import { SnsProvider } from '../actors/provider/sns/SnsProvider.ts';
 import { WebhookProvider } from '../actors/provider/webhook/WebhookProvider.ts';
 import type { ProviderSpec } from '../runtime/config/providerConfig.ts';
@@ -17,6 +18,8 @@ export function createProvider(spec: ProviderSpec, context: ProviderContext): Pr
   switch (spec.type) {
     case 'dev-outbox':
       return context.devOutbox;
+    case 'sink':
+      return new SinkProvider(spec.name);
     case 'smtp':
       return new SmtpProvider({
         url: spec.url ?? '',

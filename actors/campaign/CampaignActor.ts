@@ -56,6 +56,13 @@ export type CampaignActorDeps = {
     isOpen(channel: Channel): boolean;
     onPressure(channel: Channel, listener: PressureListener): () => void;
   };
+  /** Sends accepted and unfinished on a channel (all sources). */
+  readonly backlog: { count(channel: Channel): number };
+  /**
+   * A campaign reads on only while its channel's backlog is below this: marketing never fills the
+   * durable backlog (transactional sends keep their room) and what is in memory stays bounded.
+   */
+  readonly maxBacklog: number;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Recipients per acceptance slice. */
@@ -220,6 +227,10 @@ export function campaignBehavior(
         if (pressure === 'open') system.dispatch(self, { type: 'pump', run });
       });
       wakeAfter(state, self, 1_000);
+      return;
+    }
+    if (deps.backlog.count(record.channel) >= deps.maxBacklog) {
+      wakeAfter(state, self, 100);
       return;
     }
     let want = deps.sliceSize;

@@ -76,6 +76,7 @@ const environmentSchema = z.object({
   SWITCHBOARD_BACKLOG_SWEEP_MS: positiveInt('a positive number of milliseconds', 5_000),
   SWITCHBOARD_BACKLOG_AGE_MS: positiveInt('a positive number of milliseconds', 30_000),
   SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY: positiveInt('a positive number of recipients', 5_000),
+  SWITCHBOARD_CAMPAIGN_MAX_BACKLOG: positiveInt('a positive number of messages', 20_000),
   SWITCHBOARD_PROVIDERS: z.preprocess(emptyAsUndefined, z.string().optional()),
   SWITCHBOARD_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,
@@ -87,6 +88,7 @@ const environmentSchema = z.object({
     z.number().max(256, { message: 'a whole number of shards from 1 to 256' }),
   ),
   SWITCHBOARD_RECIPIENT_IDLE_MS: positiveInt('a positive number of milliseconds', 300_000),
+  SWITCHBOARD_RECIPIENT_MAX_LIVE: positiveInt('a positive number of recipients', 50_000),
   SWITCHBOARD_SHUTDOWN_GRACE_MS: positiveInt('a positive number of milliseconds', 10_000),
   SWITCHBOARD_FREQUENCY_CAPS: z.preprocess(emptyAsUndefined, z.string().optional()),
   SWITCHBOARD_DEDUPE_WINDOW_MS: z.preprocess(
@@ -135,11 +137,15 @@ export type Config = {
   readonly maxBodyBytes: number;
   /** Largest body of `POST /v1/messages/batch`. */
   readonly maxBatchBodyBytes: number;
-  readonly recipients: { readonly shards: number; readonly idleMs: number };
+  readonly recipients: { readonly shards: number; readonly idleMs: number; readonly maxLive: number };
   /** Accepted or queued messages untouched for `ageMs` are routed again, checked every `sweepEveryMs`. */
   readonly backlog: { readonly sweepEveryMs: number; readonly ageMs: number };
   /** A campaign saves its audience cursor and counts after this many recipients (and on pause and at the end). */
-  readonly campaigns: { readonly snapshotEvery: number };
+  readonly campaigns: {
+    readonly snapshotEvery: number;
+    /** A campaign reads on only while its channel has fewer unfinished sends than this. */
+    readonly maxBacklog: number;
+  };
   /** Providers of each channel in failover order. */
   readonly providers: ProvidersByChannel;
   readonly channels: {
@@ -194,7 +200,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     logLevel: e.SWITCHBOARD_LOG_LEVEL,
     maxBodyBytes: e.SWITCHBOARD_MAX_BODY_BYTES,
     maxBatchBodyBytes: e.SWITCHBOARD_MAX_BATCH_BODY_BYTES,
-    recipients: Object.freeze({ shards: e.SWITCHBOARD_RECIPIENT_SHARDS, idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS }),
+    recipients: Object.freeze({
+      shards: e.SWITCHBOARD_RECIPIENT_SHARDS,
+      idleMs: e.SWITCHBOARD_RECIPIENT_IDLE_MS,
+      maxLive: e.SWITCHBOARD_RECIPIENT_MAX_LIVE,
+    }),
     shutdownGraceMs: e.SWITCHBOARD_SHUTDOWN_GRACE_MS,
     policy: Object.freeze({
       frequencyCaps: caps.caps,
@@ -208,7 +218,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
       backlogLimit: e.SWITCHBOARD_CHANNEL_BACKLOG_LIMIT,
     }),
     backlog: Object.freeze({ sweepEveryMs: e.SWITCHBOARD_BACKLOG_SWEEP_MS, ageMs: e.SWITCHBOARD_BACKLOG_AGE_MS }),
-    campaigns: Object.freeze({ snapshotEvery: e.SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY }),
+    campaigns: Object.freeze({
+      snapshotEvery: e.SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY,
+      maxBacklog: e.SWITCHBOARD_CAMPAIGN_MAX_BACKLOG,
+    }),
     databaseUrl: e.DATABASE_URL,
     kafkaBrokers: Object.freeze([...e.KAFKA_BROKERS]),
     amqpUrl: e.AMQP_URL,

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { CHANNELS, type Channel } from '../messages/sendRequest.ts';
 
-export const PROVIDER_TYPES = ['smtp', 'sns', 'webhook', 'dev-outbox'] as const;
+/** `sink` takes every message and sends nothing (load tests, dry runs). */
+export const PROVIDER_TYPES = ['smtp', 'sns', 'webhook', 'dev-outbox', 'sink'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 const providerSpecSchema = z

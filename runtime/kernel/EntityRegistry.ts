@@ -20,6 +20,11 @@ export type EntityRegistryOptions<S, M> = {
   readonly idleMs: number;
   /** How often idle entities are looked for; a quarter of `idleMs` by default. */
   readonly sweepEveryMs?: number;
+  /**
+   * Most live entities: past it, the least recently activated idle ones are passivated at once (down
+   * to 90 % of it), so memory stays bounded when many entities are touched within `idleMs`.
+   */
+  readonly maxLive?: number;
 };
 
 export type EntityRegistryStats = {
@@ -66,6 +71,8 @@ export class EntityRegistry<S, M> {
   /** Keys whose previous incarnation is still flushing, with the messages that arrived meanwhile. */
   readonly #passivating = new Map<string, { done: Promise<void>; waiting: M[] }>();
   #sweepTimer: TimerHandle | undefined;
+  readonly #maxLive: number;
+  #trimScheduled = false;
   #activations = 0;
   #passivations = 0;
   #closed = false;
@@ -76,6 +83,7 @@ export class EntityRegistry<S, M> {
     this.#prefix = options.prefix;
     this.#idleMs = options.idleMs;
     this.#sweepEveryMs = options.sweepEveryMs ?? Math.max(1, Math.floor(options.idleMs / 4));
+    this.#maxLive = options.maxLive ?? Number.POSITIVE_INFINITY;
     this.#shards = Array.from({ length: options.shards }, (_, i) =>
       options.system.spawn(options.parent, `shard-${String(i).padStart(2, '0')}`, SHARD_BEHAVIOR),
     );
@@ -187,7 +195,41 @@ export class EntityRegistry<S, M> {
     cell.entityKey = key;
     this.#live.set(key, cell);
     this.#activations++;
+    this.#scheduleTrim(0);
     return cell;
+  }
+
+  /** Trims soon when over the live limit (entities just activated are busy; those are looked at again later). */
+  #scheduleTrim(delayMs: number): void {
+    if (this.#live.size <= this.#maxLive || this.#trimScheduled || this.#closed) return;
+    this.#trimScheduled = true;
+    setTimeout(() => {
+      this.#trimScheduled = false;
+      this.#trim();
+    }, delayMs).unref();
+  }
+
+  /**
+   * Passivates idle entities, least recently activated first (the live map keeps activation order),
+   * until 90 % of `maxLive` are live; busy ones are left alone.
+   */
+  #trim(): void {
+    if (this.#closed) return;
+    let excess = this.#live.size - Math.floor(this.#maxLive * 0.9);
+    const chosen: string[] = [];
+    for (const [key, cell] of this.#live) {
+      if (excess <= 0) break;
+      if (cell.mailbox === 0 && cell.status === 'running') {
+        chosen.push(key);
+        excess--;
+      }
+    }
+    for (const key of chosen) {
+      this.passivate(key).catch((error: unknown) =>
+        this.#system.logger.error({ err: error, key }, 'could not passivate an entity over the live limit'),
+      );
+    }
+    if (excess > 0) this.#scheduleTrim(20);
   }
 
   /**

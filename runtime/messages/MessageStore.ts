@@ -37,6 +37,55 @@ export type RecipientMessage = {
   readonly contentHash: string | null;
 };
 
+/** Messages by id, in the order asked (null for an id with no message). */
+async function readMessages(pool: DatabasePool, ids: readonly string[]): Promise<Array<StoredMessage | null>> {
+  const rows = await pool.any(
+    sql.type(messageRow)`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY(${sql.array(ids, 'uuid')})`,
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => {
+    const row = byId.get(id);
+    return row === undefined ? null : toStoredMessage(row);
+  });
+}
+
+type TakenQuery = { readonly tenant: string; readonly recipientId: string; readonly afterSeq: number };
+
+/** The messages each recipient took after its snapshot's sequence, for many recipients in one query. */
+async function readTakenAfter(pool: DatabasePool, queries: readonly TakenQuery[]): Promise<RecipientMessage[][]> {
+  const rows = await pool.any(sql.type(
+    z.object({
+      k: z.number(),
+      recipient_seq: z.bigint(),
+      channel: z.enum(CHANNELS),
+      priority: z.enum(PRIORITIES),
+      created_at: epochMs,
+      taken_at: epochMs,
+      content_hash: z.string().nullable(),
+    }),
+  )`
+    SELECT q.k, m.recipient_seq, m.channel, m.priority, m.created_at, COALESCE(m.taken_at, m.created_at) AS taken_at,
+           m.content_hash
+      FROM ${sql.unnest(
+        queries.map((query, k) => [k, query.tenant, query.recipientId, query.afterSeq]),
+        ['int4', 'text', 'text', 'int8'],
+      )} AS q(k, tenant, recipient_id, after_seq)
+      JOIN messages m ON m.tenant = q.tenant AND m.recipient_id = q.recipient_id AND m.recipient_seq > q.after_seq
+     ORDER BY q.k, m.recipient_seq`);
+  const out = queries.map((): RecipientMessage[] => []);
+  for (const row of rows) {
+    out[row.k]?.push({
+      recipientSeq: Number(row.recipient_seq),
+      channel: row.channel,
+      priority: row.priority,
+      createdAt: iso(row.created_at),
+      takenAt: row.taken_at,
+      contentHash: row.content_hash,
+    });
+  }
+  return out;
+}
+
 /** Where the scheduler has read up to: messages due later than this pair come next. */
 export type ScheduleCursor = { readonly sendAt: number; readonly id: string };
 
@@ -73,6 +122,8 @@ export class MessageStore {
   readonly #transitionWriter: GroupCommit<TransitionItem, StoredMessage>;
   readonly #holdWriter: GroupCommit<HoldItem, boolean>;
   readonly #factsReader: GroupCommit<string, PolicyFacts | null>;
+  readonly #takenReader: GroupCommit<TakenQuery, RecipientMessage[]>;
+  readonly #messageReader: GroupCommit<string, StoredMessage | null>;
   readonly #clock: Clock;
 
   constructor(pool: DatabasePool, options: MessageStoreOptions = {}) {
@@ -94,6 +145,11 @@ export class MessageStore {
     });
     this.#holdWriter = new GroupCommit((items) => holdBatch(pool, items), { ...common, name: 'message holds' });
     this.#factsReader = new GroupCommit((ids) => readPolicyFacts(pool, ids), { ...common, name: 'policy facts' });
+    this.#messageReader = new GroupCommit((ids) => readMessages(pool, ids), { ...common, name: 'message loads' });
+    this.#takenReader = new GroupCommit((queries) => readTakenAfter(pool, queries), {
+      ...common,
+      name: 'recipient messages',
+    });
   }
 
   /**
@@ -153,7 +209,13 @@ export class MessageStore {
 
   /** Writes the queued transitions and holds and refuses further ones (after the actors have stopped). */
   async closeTransitions(): Promise<void> {
-    await Promise.all([this.#transitionWriter.close(), this.#holdWriter.close(), this.#factsReader.close()]);
+    await Promise.all([
+      this.#transitionWriter.close(),
+      this.#holdWriter.close(),
+      this.#factsReader.close(),
+      this.#takenReader.close(),
+      this.#messageReader.close(),
+    ]);
   }
 
   /** The message with its transitions, or null when this tenant has no such message. */
@@ -190,16 +252,9 @@ export class MessageStore {
     }
   }
 
-  /** The message as the delivery path needs it, regardless of tenant. */
-  async load(id: string): Promise<StoredMessage | null> {
-    try {
-      const row = await this.#pool.maybeOne(
-        sql.type(messageRow)`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ${id}`,
-      );
-      return row === null ? null : toStoredMessage(row);
-    } catch (error) {
-      throw translateStoreError(error, 'load a message');
-    }
+  /** The message as the delivery path needs it, regardless of tenant; loads made together share a query. */
+  load(id: string): Promise<StoredMessage | null> {
+    return this.#messageReader.submit(id);
   }
 
   /**
@@ -292,33 +347,8 @@ export class MessageStore {
   }
 
   /** The recipient's messages with a recipient sequence above `afterSeq`, in sequence order. */
-  async recipientMessagesAfter(tenant: string, recipientId: string, afterSeq: number): Promise<RecipientMessage[]> {
-    try {
-      const rows = await this.#pool.any(sql.type(
-        z.object({
-          recipient_seq: z.bigint(),
-          channel: z.enum(CHANNELS),
-          priority: z.enum(PRIORITIES),
-          created_at: epochMs,
-          taken_at: epochMs,
-          content_hash: z.string().nullable(),
-        }),
-      )`
-        SELECT recipient_seq, channel, priority, created_at, COALESCE(taken_at, created_at) AS taken_at, content_hash
-          FROM messages
-         WHERE tenant = ${tenant} AND recipient_id = ${recipientId} AND recipient_seq > ${afterSeq}
-         ORDER BY recipient_seq`);
-      return rows.map((row) => ({
-        recipientSeq: Number(row.recipient_seq),
-        channel: row.channel,
-        priority: row.priority,
-        createdAt: iso(row.created_at),
-        takenAt: row.taken_at,
-        contentHash: row.content_hash,
-      }));
-    } catch (error) {
-      throw translateStoreError(error, 'read a recipient’s messages');
-    }
+  recipientMessagesAfter(tenant: string, recipientId: string, afterSeq: number): Promise<RecipientMessage[]> {
+    return this.#takenReader.submit({ tenant, recipientId, afterSeq });
   }
 }
 

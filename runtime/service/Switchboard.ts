@@ -217,6 +217,8 @@ export class Switchboard {
         logger: logger.child({ component: 'campaigns' }),
         sliceSize: 1_000,
         snapshotEvery: config.campaigns.snapshotEvery,
+        backlog: builtTree.backlog,
+        maxBacklog: config.campaigns.maxBacklog,
         retryMs: 2_000,
       });
       await campaigns.resumeActive();

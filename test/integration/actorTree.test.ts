@@ -37,6 +37,7 @@ describe('actor tree of a running service', () => {
       SWITCHBOARD_API_KEYS: API_KEY,
       SWITCHBOARD_OPERATOR_TOKEN: OPERATOR_TOKEN,
       SWITCHBOARD_RECIPIENT_SHARDS: '16',
+      SWITCHBOARD_RECIPIENT_MAX_LIVE: String(LIVE_RECIPIENTS),
     });
     service = await Switchboard.start({ config, logger: createLogger({ level: 'warn' }) });
     base = `http://127.0.0.1:${service.port}`;

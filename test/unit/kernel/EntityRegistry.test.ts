@@ -9,7 +9,7 @@ import { testSystem, until } from './support.ts';
 type Msg = { type: 'add'; n: number } | { type: 'get'; replyTo: ReplyTo<number> };
 
 /** An entity whose state survives passivation through an in-memory stand-in for the snapshot store. */
-function setup(idleMs = 60_000) {
+function setup(idleMs = 60_000, maxLive?: number) {
   const { system, clock } = testSystem();
   const saved = new Map<string, number>();
   const loads: string[] = [];
@@ -38,7 +38,15 @@ function setup(idleMs = 60_000) {
       saved.set(holder.registry?.keyOf(context) ?? '', state);
     },
   };
-  const registry = new EntityRegistry({ system, parent: supervisor, shards: 4, prefix: 'r', behavior, idleMs });
+  const registry = new EntityRegistry({
+    system,
+    parent: supervisor,
+    shards: 4,
+    prefix: 'r',
+    behavior,
+    idleMs,
+    ...(maxLive !== undefined ? { maxLive } : {}),
+  });
   holder.registry = registry;
   return { system, clock, registry, saved, loads };
 }
@@ -120,6 +128,22 @@ describe('EntityRegistry', () => {
     expect(saved.get('user-9')).toBe(1);
     expect(await registry.ask('user-9', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(
       111,
+    );
+    expect(system.deadLetters.total).toBe(0);
+  });
+
+  it('passivates the least recently activated idle entities past the live limit, keeping their state', async () => {
+    let registry, saved;
+    ({ system, registry, saved } = setup(60_000, 10));
+    for (let i = 0; i < 30; i++) registry.tell(`user-${i}`, { type: 'add', n: i });
+    await until(() => registry.size <= 10 && registry.stats().passivating === 0, 'live entities back under the limit');
+    // The newest stay live; the oldest were passivated with their state flushed.
+    expect(registry.isLive('user-29')).toBe(true);
+    expect(registry.isLive('user-0')).toBe(false);
+    expect(saved.get('user-0')).toBe(0);
+    expect(saved.get('user-5')).toBe(5);
+    expect(await registry.ask('user-3', (replyTo: ReplyTo<number>) => ({ type: 'get' as const, replyTo }), 1_000)).toBe(
+      3,
     );
     expect(system.deadLetters.total).toBe(0);
   });
