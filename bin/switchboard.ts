@@ -1,19 +1,20 @@
 #!/usr/bin/env node
-// The switchboard CLI: `serve` runs the service, `migrate` brings the schema up to date.
+// The switchboard CLI: `serve` runs the service, `migrate` brings the schema up to date, `campaign`
+// manages campaigns on a running service over its HTTP API.
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig } from '../runtime/config/loadConfig.ts';
-import { createLogger } from '../runtime/logging/createLogger.ts';
-import { migrate } from '../runtime/persistence/migrate.ts';
-import { openDatabase } from '../runtime/persistence/openDatabase.ts';
 import { StoreUnavailableError } from '../runtime/persistence/StoreError.ts';
-import { Switchboard } from '../runtime/service/Switchboard.ts';
+import type { Switchboard } from '../runtime/service/Switchboard.ts';
+import { CampaignCliError, runCampaignCommand } from './campaignCommand.ts';
 
 const USAGE = `usage: switchboard <command>
 
 commands:
-  serve     run the service (HTTP on PORT, default 8080)
-  migrate   apply database migrations and exit
-  help      show this text
+  serve      run the service (HTTP on PORT, default 8080)
+  migrate    apply database migrations and exit
+  campaign   create, list, start, pause, resume, cancel, watch campaigns on a running service
+             (switchboard campaign help for its commands and options)
+  help       show this text
 
 Configuration comes from the environment; see README.md.`;
 
@@ -33,11 +34,16 @@ function config(): Config {
 }
 
 async function serve(): Promise<void> {
+  // Loaded here, so the campaign commands do not pay for the whole service at every call.
+  const [{ createLogger }, { Switchboard: Service }] = await Promise.all([
+    import('../runtime/logging/createLogger.ts'),
+    import('../runtime/service/Switchboard.ts'),
+  ]);
   const cfg = config();
   const logger = createLogger({ level: cfg.logLevel });
   let service: Switchboard;
   try {
-    service = await Switchboard.start({ config: cfg, logger });
+    service = await Service.start({ config: cfg, logger });
   } catch (error) {
     if (error instanceof StoreUnavailableError) fail(error.message, 1);
     const reason = error instanceof Error ? error.message : String(error);
@@ -66,6 +72,10 @@ async function serve(): Promise<void> {
 }
 
 async function runMigrate(): Promise<void> {
+  const [{ migrate }, { openDatabase }] = await Promise.all([
+    import('../runtime/persistence/migrate.ts'),
+    import('../runtime/persistence/openDatabase.ts'),
+  ]);
   const cfg = config();
   try {
     const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
@@ -85,14 +95,28 @@ async function runMigrate(): Promise<void> {
   }
 }
 
-const { positionals } = parseArgs({ allowPositionals: true, strict: false });
+async function campaign(args: readonly string[]): Promise<void> {
+  try {
+    process.exitCode = await runCampaignCommand(args, process.env);
+  } catch (error) {
+    if (error instanceof CampaignCliError) fail(error.message, error.exitCode);
+    throw error;
+  }
+}
+
+const { positionals, tokens } = parseArgs({ allowPositionals: true, strict: false, tokens: true });
 const command = positionals[0] ?? 'help';
+/** Everything after the command word, for commands with options of their own. */
+const commandArgs = process.argv.slice(2 + (tokens.find((token) => token.kind === 'positional')?.index ?? 0) + 1);
 switch (command) {
   case 'serve':
     await serve();
     break;
   case 'migrate':
     await runMigrate();
+    break;
+  case 'campaign':
+    await campaign(commandArgs);
     break;
   case 'help':
   case '--help':
