@@ -299,6 +299,7 @@ export function campaignBehavior(
       if (state.bucket !== null) for (let i = 0; i < entries.length; i++) state.bucket.tryTake();
     }
     const accepted = entries.length - refused;
+    malformed.sort((a, b) => a.line - b.line);
     const elapsed = Math.max(1, deps.clock.now() - startedAt);
     state.rate =
       state.rate === 0
