@@ -26,6 +26,7 @@ export function createProvider(spec: ProviderSpec, context: ProviderContext): Pr
         from: context.emailFrom,
         timeoutMs: spec.timeoutMs,
         name: spec.name,
+        maxConnections: spec.connections,
       });
     case 'sns':
       return new SnsProvider({

@@ -76,7 +76,7 @@ const environmentSchema = z.object({
   SWITCHBOARD_BACKLOG_SWEEP_MS: positiveInt('a positive number of milliseconds', 5_000),
   SWITCHBOARD_BACKLOG_AGE_MS: positiveInt('a positive number of milliseconds', 30_000),
   SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY: positiveInt('a positive number of recipients', 5_000),
-  SWITCHBOARD_CAMPAIGN_MAX_BACKLOG: positiveInt('a positive number of messages', 20_000),
+  SWITCHBOARD_CAMPAIGN_MAX_BACKLOG: positiveInt('a positive number of messages', 5_000),
   SWITCHBOARD_PROVIDERS: z.preprocess(emptyAsUndefined, z.string().optional()),
   SWITCHBOARD_WEBHOOK_SECRET: z.preprocess(
     emptyAsUndefined,

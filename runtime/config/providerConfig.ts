@@ -29,6 +29,8 @@ const providerSpecSchema = z
       .strict()
       .default({ perSecond: 200, burst: 200 }),
     window: z.number().int().min(1).max(10_000).default(32),
+    /** smtp: connections in the pool (the in-flight window is shared among them). */
+    connections: z.number().int().min(1).max(100).default(5),
   })
   .strict()
   .superRefine((spec, ctx) => {

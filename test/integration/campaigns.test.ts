@@ -53,7 +53,16 @@ describe('campaigns', () => {
       SWITCHBOARD_DATA_DIR: dataDir,
       SWITCHBOARD_API_KEYS: KEY,
       SWITCHBOARD_PROVIDERS: JSON.stringify({
-        email: [{ name: 'smtp', type: 'smtp', url: smtp.url, rate: { perSecond: 20_000, burst: 1_000 }, window: 64 }],
+        email: [
+          {
+            name: 'smtp',
+            type: 'smtp',
+            url: smtp.url,
+            rate: { perSecond: 20_000, burst: 1_000 },
+            window: 64,
+            connections: 16,
+          },
+        ],
       }),
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       SWITCHBOARD_CAMPAIGN_SNAPSHOT_EVERY: '500',
