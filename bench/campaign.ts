@@ -152,7 +152,7 @@ const result = await withBenchDatabase('bench_campaign', async (db) => {
             `${view.counts.sent.toLocaleString('en')} sent, RSS ${memory.nowMb} MB (peak ${memory.peakMb} MB)`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
     const deliveredSeconds = (performance.now() - campaignStart) / 1000;
     const memory = await memoryOf(pid);

@@ -3,6 +3,7 @@
 // resumes running campaigns at start-up, and builds the view `GET /v1/campaigns/{id}` answers with.
 import type { ActorRef, AnyActorRef } from '../../runtime/kernel/ActorRef.ts';
 import type { ActorSystem } from '../../runtime/kernel/ActorSystem.ts';
+import type { MessageState } from '../../runtime/messages/messageState.ts';
 import { entityName } from '../../runtime/kernel/EntityRegistry.ts';
 import { restartWithBackoff } from '../../supervisors/SupervisionStrategy.ts';
 import type { AudienceReader } from './audience/openAudience.ts';
@@ -33,11 +34,17 @@ export type CampaignsOptions = Omit<CampaignActorDeps, 'finished' | 'audience' |
   readonly audience: AudienceReader;
   /** How long a command may wait for the actor (it answers after the slice in hand). */
   readonly askTimeoutMs?: number;
+  /** How long a campaign's message counts are reused by views; 1,000 ms by default. */
+  readonly countsTtlMs?: number;
 };
 
 export class Campaigns {
   readonly #options: CampaignsOptions;
   readonly #live = new Map<string, ActorRef<CampaignMessage>>();
+  readonly #countCache = new Map<
+    string,
+    { readonly at: number; readonly counts: Promise<Partial<Record<MessageState, number>>> }
+  >();
   #closed = false;
 
   constructor(options: CampaignsOptions) {
@@ -96,8 +103,25 @@ export class Campaigns {
             .catch(() => this.#options.store.get(tenant, id))
         : await this.#options.store.get(tenant, id);
     if (record === null) return null;
-    const counts = await this.#options.store.countsByState(tenant, id);
-    return campaignView(record, counts, this.#options.clock.now());
+    return campaignView(record, await this.#counts(tenant, id), this.#options.clock.now());
+  }
+
+  /**
+   * The campaign's messages by state. Counting a large campaign reads all its rows, so a count is
+   * reused for `countsTtlMs` by every view asked for meanwhile (watchers poll).
+   */
+  #counts(tenant: string, id: string): Promise<Partial<Record<MessageState, number>>> {
+    const k = key(tenant, id);
+    const now = this.#options.clock.now();
+    const cached = this.#countCache.get(k);
+    if (cached !== undefined && now - cached.at < (this.#options.countsTtlMs ?? 1_000)) return cached.counts;
+    const counts = this.#options.store.countsByState(tenant, id);
+    this.#countCache.set(k, { at: now, counts });
+    counts.catch(() => {
+      if (this.#countCache.get(k)?.counts === counts) this.#countCache.delete(k);
+    });
+    if (this.#countCache.size > 1_000) this.#countCache.delete(this.#countCache.keys().next().value as string);
+    return counts;
   }
 
   /** The tenant's newest campaigns (without counts). */
