@@ -64,6 +64,15 @@ async function memoryOf(pid: number): Promise<{ peakMb: number; nowMb: number }>
   return { peakMb: round(kb('VmHWM') / 1024, 1), nowMb: round(kb('VmRSS') / 1024, 1) };
 }
 
+const OPERATOR_TOKEN = 'bench-campaign-operator-token';
+
+/** The service's V8 heap in use and its memory outside the heap, from its own process metrics. */
+async function heapOf(metricsUrl: string): Promise<string> {
+  const text = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).text();
+  const mb = (name: string) => round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) / 1024 / 1024, 1);
+  return `heap used ${mb('switchboard_process_nodejs_heap_size_used_bytes')} MB, external ${mb('switchboard_process_nodejs_external_memory_bytes')} MB`;
+}
+
 const startedAt = performance.now();
 progress(`${quick ? 'quick' : 'full'} run: ${RECIPIENTS.toLocaleString('en')} recipients`);
 const s3 = await startS3Server();
@@ -114,6 +123,7 @@ const result = await withBenchDatabase('bench_campaign', async (db) => {
       DATABASE_URL: db.url,
       SWITCHBOARD_DATA_DIR: path.join(db.root, 'data'),
       SWITCHBOARD_API_KEYS: API_KEY,
+      SWITCHBOARD_OPERATOR_TOKEN: OPERATOR_TOKEN,
       SWITCHBOARD_LOG_LEVEL: 'warn',
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ACCESS_KEY_ID: 'S3RVER',
@@ -147,9 +157,10 @@ const result = await withBenchDatabase('bench_campaign', async (db) => {
       if (elapsed - lastReport >= 5) {
         lastReport = elapsed;
         const memory = await memoryOf(pid);
+        const heap = await heapOf(`http://127.0.0.1:${server.port}/metrics`);
         progress(
           `campaign ${round(elapsed, 0)} s: ${view.counts.accepted.toLocaleString('en')} accepted, ` +
-            `${view.counts.sent.toLocaleString('en')} sent, RSS ${memory.nowMb} MB (peak ${memory.peakMb} MB)`,
+            `${view.counts.sent.toLocaleString('en')} sent, RSS ${memory.nowMb} MB (peak ${memory.peakMb} MB; ${heap})`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -88,7 +88,7 @@ const environmentSchema = z.object({
     z.number().max(256, { message: 'a whole number of shards from 1 to 256' }),
   ),
   SWITCHBOARD_RECIPIENT_IDLE_MS: positiveInt('a positive number of milliseconds', 300_000),
-  SWITCHBOARD_RECIPIENT_MAX_LIVE: positiveInt('a positive number of recipients', 50_000),
+  SWITCHBOARD_RECIPIENT_MAX_LIVE: positiveInt('a positive number of recipients', 20_000),
   SWITCHBOARD_SHUTDOWN_GRACE_MS: positiveInt('a positive number of milliseconds', 10_000),
   SWITCHBOARD_FREQUENCY_CAPS: z.preprocess(emptyAsUndefined, z.string().optional()),
   SWITCHBOARD_DEDUPE_WINDOW_MS: z.preprocess(
