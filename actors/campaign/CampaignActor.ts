@@ -104,6 +104,15 @@ const SETTLED: Record<CampaignAction, readonly CampaignStatus[]> = {
   cancel: ['cancelled'],
 };
 
+/**
+ * How a command meets a campaign in `status`: `noop` when the campaign is already where the command
+ * leads, `refused` when the status does not allow it, else `change`.
+ */
+export function commandFits(action: CampaignAction, status: CampaignStatus): 'noop' | 'refused' | 'change' {
+  if (SETTLED[action].includes(status)) return 'noop';
+  return ALLOWED[action].includes(status) ? 'change' : 'refused';
+}
+
 /** The behaviour of the actor of one campaign (`tenant`, `id`). */
 export function campaignBehavior(
   system: ActorSystem,
@@ -184,8 +193,9 @@ export function campaignBehavior(
     self: ActorRef<CampaignMessage>,
   ): Promise<CampaignRecord> => {
     const status = state.record.status;
-    if (SETTLED[action].includes(status)) return state.record;
-    if (!ALLOWED[action].includes(status)) throw new CampaignStateError(id, action, status);
+    const fits = commandFits(action, status);
+    if (fits === 'noop') return state.record;
+    if (fits === 'refused') throw new CampaignStateError(id, action, status);
     switch (action) {
       case 'start':
       case 'resume': {

@@ -13,6 +13,7 @@ import {
   type CampaignMessage,
   CampaignStateError,
   campaignBehavior,
+  commandFits,
 } from './CampaignActor.ts';
 import { type CampaignRequest, describeAudience, newCampaignId, toDefinition } from './campaignDefinition.ts';
 import { type CampaignRecord, type CampaignStore, FINAL_STATUSES } from './CampaignStore.ts';
@@ -81,8 +82,8 @@ export class Campaigns {
   async command(tenant: string, id: string, action: CampaignAction): Promise<CampaignRecord> {
     const found = await this.#actor(tenant, id);
     if (!('path' in found)) {
-      // A finished campaign has no actor: only a repeated cancel is answered without an error.
-      if (action === 'cancel' && found.status === 'cancelled') return found;
+      // A finished campaign has no actor; its status answers the command.
+      if (commandFits(action, found.status) === 'noop') return found;
       throw new CampaignStateError(id, action, found.status);
     }
     const ref = found;
